@@ -1,0 +1,179 @@
+"""Observation: frames from the source, the compression choice, encoding and visual tokens.
+
+Also owns what the model sees of the past (the bounded history) and the retry prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentkit.errors import CaptureError, ConfigurationError, ToolCallError
+from agentkit.messages import ImagePart, Message, Part, TextPart
+from agentkit.trajectory import TrajectoryWriter
+from agentkit.vision import (
+    ModeChoice,
+    PolicyState,
+    encode_frame,
+    image_tokens,
+)
+from agentkit.vision._frame import Frame
+
+if TYPE_CHECKING:
+    from agentkit.agent._agent import Agent
+    from agentkit.tools import ToolSet
+
+__all__ = ["Observation", "Observer", "retry_prompt"]
+
+_OMITTED = "[earlier image omitted to save context]"
+
+
+@dataclass
+class Observation:
+    choice: ModeChoice
+    message: Message | None
+    frame_records: list[dict[str, Any]] = field(default_factory=list)
+    visual_tokens: int = 0
+
+
+class Observer:
+    """Turns frames into image parts for one run, recording each in the trajectory."""
+
+    def __init__(self, agent: Agent[Any], writer: TrajectoryWriter) -> None:
+        self.agent = agent
+        self.writer = writer
+        self.current_frames: list[Frame] = []
+        self._previous: Frame | None = None
+
+    def to_frame(self, image: Any) -> Frame:
+        """A Frame from a Frame, a PIL image, a path or encoded bytes."""
+        from PIL import Image
+
+        if isinstance(image, Frame):
+            return image
+        if isinstance(image, Image.Image):
+            return Frame(image.convert("RGB"), "input")
+        if isinstance(image, (str, os.PathLike)):
+            path = Path(image)
+            try:
+                with Image.open(path) as im:
+                    return Frame(im.convert("RGB"), f"file:{path}")
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read image {path}: {exc}") from exc
+        if isinstance(image, (bytes, bytearray)):
+            try:
+                with Image.open(io.BytesIO(image)) as im:
+                    return Frame(im.convert("RGB"), "bytes")
+            except OSError as exc:
+                raise ConfigurationError(f"cannot decode image bytes: {exc}") from exc
+        raise ConfigurationError(
+            f"images= takes Frames, PIL images, paths or bytes, not {type(image).__name__}"
+        )
+
+    def attach(self, frame: Frame, frame_id: str, *, mode: str) -> ImagePart:
+        rec = self.writer.save_frame(frame, frame_id)
+        part = encode_frame(frame, mode=mode)  # type: ignore[arg-type]
+        self._records.append(rec)
+        return ImagePart(
+            part.data, part.media_type, part.width, part.height, frame_id=frame_id, detail=part.detail
+        )
+
+    async def observe(
+        self,
+        step: int,
+        *,
+        task: str,
+        detail_frames: list[Frame],
+        last_action_failed: bool,
+    ) -> Observation:
+        agent = self.agent
+        self._records: list[dict[str, Any]] = []
+        frames: list[Frame] = []
+        if agent.source is not None:
+            got = await asyncio.to_thread(agent.source.grab)
+            frames = list(got) if isinstance(got, list) else [got]
+            if not frames:
+                raise CaptureError("the frame source returned no frame")
+        changed: bool | None = None
+        if frames and self._previous is not None:
+            changed = _changed(self._previous, frames[-1])
+        state = PolicyState(
+            step=step,
+            task=task,
+            frames=[f.size for f in frames + detail_frames],
+            last_action_failed=last_action_failed,
+            screen_changed=changed,
+            detail_requested=bool(detail_frames),
+        )
+        choice = agent.policy.choose(state)
+        if detail_frames and choice.mode != "4x":
+            # a zoom is a request for detail: the crop is small, so 4x is cheap
+            choice = ModeChoice("4x", choice.max_slice_nums, "a tool asked for a detailed look")
+        parts: list[Part] = []
+        tokens = 0
+        for i, frame in enumerate(frames):
+            parts.append(self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode))
+            tokens += image_tokens(frame.width, frame.height, choice.mode, choice.max_slice_nums).total
+        for i, frame in enumerate(detail_frames):
+            parts.append(self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode))
+            tokens += image_tokens(frame.width, frame.height, choice.mode, choice.max_slice_nums).total
+        if frames:
+            self._previous = frames[-1]
+            self.current_frames = frames
+        message = None
+        if parts:
+            label = "Current screen" if frames else "Requested detail"
+            if changed is False:
+                label += " (unchanged since your last action)"
+            message = Message("user", [TextPart(f"{label}, step {step}:"), *parts])
+        return Observation(choice, message, self._records, tokens)
+
+    def history_view(self, messages: list[Message]) -> list[Message]:
+        """What the model is sent: the agent's history policy applied to the conversation."""
+        history = self.agent.history
+        return history.apply(messages) if history is not None else list(messages)
+
+    def shrink_history(self, messages: list[Message]) -> bool:
+        """Drop every image but the newest, in place (context-overflow recovery).
+
+        Returns False when there was nothing left to drop.
+        """
+        seen_newest = False
+        dropped = False
+        for idx in range(len(messages) - 1, -1, -1):
+            msg = messages[idx]
+            if isinstance(msg.content, str):
+                continue
+            new: list[Part] = []
+            for part in msg.content:
+                if isinstance(part, ImagePart):
+                    if not seen_newest:
+                        seen_newest = True
+                        new.append(part)
+                        continue
+                    new.append(TextPart(_OMITTED))
+                    dropped = True
+                else:
+                    new.append(part)
+            messages[idx] = Message(msg.role, new, msg.tool_calls, msg.tool_call_id, msg.name)
+        return dropped
+
+
+def _changed(a: Frame, b: Frame) -> bool:
+    from agentkit.vision import frame_difference
+
+    return frame_difference(a, b) > 0.002
+
+
+def retry_prompt(errors: list[ToolCallError], toolset: ToolSet) -> str:
+    """The message that tells the model what was wrong with its calls."""
+    lines = ["Your tool call was not valid, so nothing was executed:"]
+    for err in errors:
+        lines.append(f"- {err.message}")
+    names = ", ".join(toolset.names()) or "(none)"
+    lines.append(f"Available tools: {names}. Write the corrected call.")
+    return "\n".join(lines)
