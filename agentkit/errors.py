@@ -12,7 +12,8 @@
     │   ├── UnknownParameterError   a parameter the tool does not take (lists the real ones)
     │   ├── MissingParameterError   a required parameter is absent
     │   ├── DuplicateParameterError the same parameter twice
-    │   └── BadValueError           a value that does not convert or validate
+    │   ├── BadValueError           a value that does not convert or validate
+    │   └── TooManyCallsError       more calls in one turn than allowed (the extras are not run)
     ├── BackendError                the model server or engine failed
     │   ├── ServerUnavailableError  connection refused / not ready
     │   ├── AuthenticationError     401/403 (the key is never printed)
@@ -66,6 +67,7 @@ __all__ = [
     "StreamInterruptedError",
     "ToolCallError",
     "ToolDefinitionError",
+    "TooManyCallsError",
     "TruncatedCallError",
     "UnknownParameterError",
     "UnknownToolError",
@@ -169,6 +171,10 @@ class DuplicateParameterError(ToolCallError):
 
 class BadValueError(ToolCallError):
     kind = "bad_value"
+
+
+class TooManyCallsError(ToolCallError):
+    kind = "too_many_calls"
 
 
 class BackendError(AgentkitError):

@@ -48,6 +48,8 @@ class Observer:
         self.writer = writer
         self.current_frames: list[Frame] = []
         self._previous: Frame | None = None
+        self._records: list[dict[str, Any]] = []  # frames saved since the last observation
+        self._tokens = 0  # their visual tokens
 
     def to_frame(self, image: Any) -> Frame:
         """A Frame from a Frame, a PIL image, a path or encoded bytes."""
@@ -74,10 +76,13 @@ class Observer:
             f"images= takes Frames, PIL images, paths or bytes, not {type(image).__name__}"
         )
 
-    def attach(self, frame: Frame, frame_id: str, *, mode: str) -> ImagePart:
+    def attach(
+        self, frame: Frame, frame_id: str, *, mode: str, max_slice_nums: int | None = None
+    ) -> ImagePart:
         rec = self.writer.save_frame(frame, frame_id)
-        part = encode_frame(frame, mode=mode)  # type: ignore[arg-type]
+        part = encode_frame(frame, mode=mode, max_slice_nums=max_slice_nums)  # type: ignore[arg-type]
         self._records.append(rec)
+        self._tokens += image_tokens(frame.width, frame.height, mode, max_slice_nums).total  # type: ignore[arg-type]
         return ImagePart(
             part.data, part.media_type, part.width, part.height, frame_id=frame_id, detail=part.detail
         )
@@ -91,7 +96,6 @@ class Observer:
         last_action_failed: bool,
     ) -> Observation:
         agent = self.agent
-        self._records: list[dict[str, Any]] = []
         frames: list[Frame] = []
         if agent.source is not None:
             got = await asyncio.to_thread(agent.source.grab)
@@ -114,13 +118,10 @@ class Observer:
             # a zoom is a request for detail: the crop is small, so 4x is cheap
             choice = ModeChoice("4x", choice.max_slice_nums, "a tool asked for a detailed look")
         parts: list[Part] = []
-        tokens = 0
         for i, frame in enumerate(frames):
-            parts.append(self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode))
-            tokens += image_tokens(frame.width, frame.height, choice.mode, choice.max_slice_nums).total
+            parts.append(self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
         for i, frame in enumerate(detail_frames):
-            parts.append(self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode))
-            tokens += image_tokens(frame.width, frame.height, choice.mode, choice.max_slice_nums).total
+            parts.append(self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
         if frames:
             self._previous = frames[-1]
             self.current_frames = frames
@@ -130,7 +131,9 @@ class Observer:
             if changed is False:
                 label += " (unchanged since your last action)"
             message = Message("user", [TextPart(f"{label}, step {step}:"), *parts])
-        return Observation(choice, message, self._records, tokens)
+        records, self._records = self._records, []
+        tokens, self._tokens = self._tokens, 0
+        return Observation(choice, message, records, tokens)
 
     def history_view(self, messages: list[Message]) -> list[Message]:
         """What the model is sent: the agent's history policy applied to the conversation."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from agentkit.cli._exit import EXIT_CODES_HELP, ExitCode, report_error
 
-__all__ = ["HelpFormatter", "build_parser", "main"]
+__all__ = ["HelpFormatter", "build_parser", "main", "wrap"]
 
 DESCRIPTION = """\
 agentkit: agents that look at a screen or a camera and act through tools,
@@ -45,6 +46,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = self._get_default_metavar_for_optional(action)
         args = self._format_args(action, default)
         return ", ".join(action.option_strings) + " " + args
+
+
+def wrap(text: str, width: int = 79) -> str:
+    """A description as one wrapped paragraph (the raw formatter keeps examples as written)."""
+    return textwrap.fill(" ".join(text.split()), width)
 
 
 def _common_parent() -> argparse.ArgumentParser:
@@ -88,12 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from agentkit._version import __version__
 
-        return version("agentkit")
-    except Exception:  # noqa: BLE001 - not installed (run from a checkout)
-        return "0+unknown"
+    return __version__
 
 
 def _configure_logging(debug: bool) -> None:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit.errors import ConfigurationError, ToolDefinitionError
 from agentkit.tools._tool import Tool
 from agentkit.tools._toolset import ToolSet
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["ENTRY_POINT_GROUP", "available_tool_packs", "load_tool_packs"]
 
 ENTRY_POINT_GROUP = "agentkit.tools"
 
 
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    found: dict[str, metadata.EntryPoint] = {}
+def _entry_points() -> dict[str, EntryPoint]:
+    from importlib import metadata  # lazily: only plugin discovery needs it
+
+    found: dict[str, EntryPoint] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)  # the first on sys.path wins, as for imports
     return found
@@ -27,7 +31,7 @@ def available_tool_packs() -> list[str]:
     return sorted(_entry_points())
 
 
-def _describe(ep: metadata.EntryPoint) -> str:
+def _describe(ep: EntryPoint) -> str:
     dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
     return f"tool pack {ep.name!r} ({ep.name} = {ep.value}, from {dist})"
 
@@ -52,7 +56,7 @@ def _to_toolset(obj: Any, where: str, name: str) -> ToolSet:
     )
 
 
-def _load(ep: metadata.EntryPoint) -> ToolSet:
+def _load(ep: EntryPoint) -> ToolSet:
     where = _describe(ep)
     try:
         obj = ep.load()
@@ -64,18 +68,22 @@ def _load(ep: metadata.EntryPoint) -> ToolSet:
         except ToolDefinitionError as exc:
             raise ToolDefinitionError(f"{where}: {exc}") from exc
         except Exception as exc:
-            raise ToolDefinitionError(f"{where} failed while building its tools: {type(exc).__name__}: {exc}") from exc
+            raise ToolDefinitionError(
+                f"{where} failed while building its tools: {type(exc).__name__}: {exc}"
+            ) from exc
     try:
         toolset = _to_toolset(obj, where, ep.name)
     except ToolDefinitionError as exc:
         if where in str(exc):
             raise
         raise ToolDefinitionError(f"{where}: {exc}") from exc
-    origin = f"{where}"
+    # Copies whose origin names the pack, so a clash between packs says which ones.
     relabelled = ToolSet(name=ep.name)
-    relabelled._hooks = toolset._hooks
+    relabelled._hooks = list(toolset._hooks)
     for t in toolset:
-        relabelled.add(t if t.origin.startswith("tool pack ") else t.replace(origin=f"{origin}: {t.origin}"))
+        relabelled.add(
+            t if t.origin.startswith("tool pack ") else t.replace(origin=f"{where}: {t.origin}")
+        )
     return relabelled
 
 

@@ -151,6 +151,8 @@ def type_text(schema: Any, depth: int = 0) -> str:
         if isinstance(extra, dict) and extra and depth < 3:
             return f"dict[string, {type_text(extra, depth + 1)}]"
         return "object"
+    if kind == "string" and isinstance(schema.get("format"), str):
+        return f"string ({schema['format']})"
     if isinstance(kind, str):
         return kind
     return "any"

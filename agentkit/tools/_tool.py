@@ -20,23 +20,27 @@ import typing
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar, overload
+from typing import Annotated, Any, Literal, overload
 
-import jsonschema
 import pydantic
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import PydanticJsonSchemaWarning
 
 from agentkit.errors import (
-    BadValueError,
-    MissingParameterError,
-    ToolCallError,
     ToolDefinitionError,
-    UnknownParameterError,
+)
+from agentkit.tools._arguments import (
+    Issue,
+    integral_floats_to_int,
+    json_problem,
+    kind_of_value,
+    pydantic_issues,
+    raise_issues,
+    schema_issues,
 )
 from agentkit.tools._context import RunContext
 from agentkit.tools._docstrings import parse_docstring
-from agentkit.tools._schema import inline_refs, signature_text, type_text, walk_path
+from agentkit.tools._schema import inline_refs, signature_text
 
 __all__ = ["NAME_PATTERN", "RESERVED_NAMES", "Risk", "Tool", "tool"]
 
@@ -45,7 +49,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
 RESERVED_NAMES: frozenset[str] = frozenset({"final_result"})
 
 _CallStyle = Literal["kwargs", "model", "dict"]
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Risk(str, enum.Enum):
@@ -86,10 +89,20 @@ def _is_context_annotation(annotation: Any) -> bool:
     return typing.get_origin(annotation) is RunContext
 
 
-def _type_hints(fn: Any, origin: str) -> dict[str, Any]:
-    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)
+def _call_target(fn: Any) -> Any:
+    """The function whose annotations describe a call of ``fn`` (callable objects: ``__call__``)."""
     if isinstance(fn, functools.partial):
-        target = fn.func
+        return _call_target(fn.func)
+    if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
+        return fn
+    for klass in type(fn).__mro__[:-1]:  # a callable object: its class's __call__
+        if "__call__" in klass.__dict__:
+            return klass.__dict__["__call__"]
+    return fn
+
+
+def _type_hints(fn: Any, origin: str) -> dict[str, Any]:
+    target = _call_target(fn)
     try:
         return typing.get_type_hints(target, include_extras=True)
     except Exception as exc:  # NameError for forward references, TypeError for odd objects
@@ -121,7 +134,8 @@ def _model_schema(model: type[pydantic.BaseModel], *, strip_titles: bool) -> dic
             "parameter types (str, int, float, bool, Literal, Enum, list, dict, Pydantic models)."
         ) from exc
     schema = inline_refs(raw, strip_titles=strip_titles)
-    schema.pop("title", None) if strip_titles else None
+    schema.pop("title", None)
+    schema.pop("description", None)  # the model's docstring; the tool's description says it
     schema["type"] = "object"
     schema.setdefault("properties", {})
     schema["required"] = list(schema.get("required", []))
@@ -137,49 +151,6 @@ class _Param:
 
 
 # --------------------------------------------------------------------------- validation errors
-
-
-@dataclass(frozen=True)
-class _Issue:
-    kind: Literal["unknown", "missing", "bad"]
-    param: str
-    text: str
-
-
-def _kind_of_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _integral_floats_to_int(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral_floats_to_int(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral_floats_to_int(v) for v in value]
-    return value
-
-
-def _short_json(value: Any, limit: int = 60) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Tool:
@@ -209,7 +180,7 @@ class Tool:
         function: Callable[..., Any],
         call_style: _CallStyle,
         model: type[pydantic.BaseModel] | None = None,
-        schema_validator: jsonschema.protocols.Validator | None = None,
+        schema_validator: Any = None,
         params: tuple[_Param, ...] = (),
         risk: Risk | str = Risk.REVERSIBLE,
         takes_context: bool = False,
@@ -224,9 +195,13 @@ class Tool:
             self.risk = Risk(risk)
         except ValueError:
             choices = ", ".join(repr(r.value) for r in Risk)
-            raise ToolDefinitionError(f"Invalid risk {risk!r} for tool {name!r}: use one of {choices}.") from None
+            raise ToolDefinitionError(
+                f"Invalid risk {risk!r} for tool {name!r}: use one of {choices}."
+            ) from None
         if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 1):
-            raise ToolDefinitionError(f"max_calls of tool {name!r} must be a positive integer or None, not {max_calls!r}.")
+            raise ToolDefinitionError(
+                f"max_calls of tool {name!r} must be a positive integer or None, not {max_calls!r}."
+            )
         self.takes_context = takes_context
         self.max_calls = max_calls
         self.origin = origin or _origin_of(function)
@@ -237,7 +212,7 @@ class Tool:
         self._params = params
         self._allow_reserved = allow_reserved
         self._is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            getattr(function, "__call__", None)
+            _call_target(function)
         )
         self._signature = signature_text(self.name, parameters)
 
@@ -300,7 +275,11 @@ class Tool:
                     f"Parameter {p.name!r} of {origin} is a RunContext but not the first parameter: "
                     "move it first."
                 )
-            field_name = f"p{len(params)}_{p.name.lstrip('_')}" if _needs_alias(p.name) else p.name
+            field_name = p.name
+            if _needs_alias(p.name):  # e.g. `json`, `schema`, `model_x`, `_x`: aliased fields
+                field_name = f"p{len(params)}_{p.name.lstrip('_')}"
+                while field_name in sig.parameters or field_name in fields:
+                    field_name += "_"
             extra: dict[str, Any] = {}
             if field_name != p.name:
                 extra.update(alias=p.name, validation_alias=p.name, serialization_alias=p.name)
@@ -312,15 +291,22 @@ class Tool:
                 extra["description"] = doc.params[p.name]
             if extra:
                 annotation = Annotated[annotation, pydantic.Field(**extra)]
-            fields[field_name] = (annotation, ... if default is inspect.Parameter.empty else default)
+            fields[field_name] = (
+                annotation,
+                ... if default is inspect.Parameter.empty else default,
+            )
             params.append(_Param(field_name, p.name, p.kind is inspect.Parameter.POSITIONAL_ONLY))
         try:
-            model = pydantic.create_model(  # type: ignore[call-overload]
+            model = pydantic.create_model(
                 f"{tool_name}_arguments",
                 __config__=pydantic.ConfigDict(extra="forbid", protected_namespaces=()),
                 **fields,
             )
-        except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError, TypeError) as exc:
+        except (
+            pydantic.PydanticUserError,
+            pydantic.PydanticSchemaGenerationError,
+            TypeError,
+        ) as exc:
             raise ToolDefinitionError(
                 f"Cannot build the argument model of {origin}: {exc}. Use JSON-compatible "
                 "parameter types (str, int, float, bool, Literal, Enum, list, dict, Pydantic models)."
@@ -367,15 +353,18 @@ class Tool:
             allow_reserved: for agentkit's own tools only.
         """
         if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
-            raise ToolDefinitionError(f"Tool.from_model needs a Pydantic model class, got {model!r}.")
+            raise ToolDefinitionError(
+                f"Tool.from_model needs a Pydantic model class, got {model!r}."
+            )
         origin = _origin_of(fn)
         tool_name = name if name is not None else getattr(fn, "__name__", None)
         if tool_name is None or tool_name == "<lambda>":
             raise ToolDefinitionError(f"Cannot name a tool after {origin}: pass name=.")
         if description is None:
-            description = parse_docstring(inspect.getdoc(fn)).description or parse_docstring(
-                model.__doc__
-            ).description
+            description = (
+                parse_docstring(inspect.getdoc(fn)).description
+                or parse_docstring(model.__doc__).description
+            )
         return cls(
             name=tool_name,
             description=description,
@@ -415,8 +404,12 @@ class Tool:
             ToolDefinitionError: a bad name, a schema that is invalid, not an object schema, or
                 recursive.
         """
+        import jsonschema  # lazily: ~45 ms, and only raw-schema tools need it
+
         if not isinstance(schema, dict):
-            raise ToolDefinitionError(f"The schema of tool {name!r} must be a dict, got {type(schema).__name__}.")
+            raise ToolDefinitionError(
+                f"The schema of tool {name!r} must be a dict, got {type(schema).__name__}."
+            )
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
@@ -427,7 +420,7 @@ class Tool:
         if schema.get("type") != "object":
             raise ToolDefinitionError(
                 f"The schema of tool {name!r} must be an object schema "
-                f"({{\"type\": \"object\", \"properties\": {{...}}}}), got type {schema.get('type')!r}."
+                f'({{"type": "object", "properties": {{...}}}}), got type {schema.get("type")!r}.'
             )
         full = copy.deepcopy(schema)
         full.setdefault("properties", {})
@@ -442,7 +435,9 @@ class Tool:
             call_style="dict",
             schema_validator=jsonschema.Draft202012Validator(full),
             risk=risk,
-            takes_context=_detect_context(fn, origin or _origin_of(fn)) if takes_context is None else takes_context,
+            takes_context=_detect_context(fn, origin or _origin_of(fn))
+            if takes_context is None
+            else takes_context,
             max_calls=max_calls,
             origin=origin,
             allow_reserved=allow_reserved,
@@ -476,6 +471,10 @@ class Tool:
     def validate(self, arguments: dict[str, Any]) -> Any:
         """Validate already-typed JSON values strictly.
 
+        ``"yes"`` is not a boolean and ``"3"`` is not an integer; ``512.0`` counts as the integer
+        512 (as in JSON Schema); NaN/Infinity, nesting deeper than 32 levels, integers over 4300
+        digits and unpaired surrogates are refused.
+
         Returns:
             A Pydantic model instance for typed tools, a fresh dict for raw-schema tools; pass it to
             :meth:`invoke`.
@@ -486,123 +485,43 @@ class Tool:
             BadValueError: a value is wrong, or several kinds of problem (all listed).
         """
         if not isinstance(arguments, dict):
-            self._fail([_Issue("bad", "", f"the arguments must be an object, got {_kind_of_value(arguments)}")])
-        issues: list[_Issue] = []
-        for key, value in arguments.items():
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError):
-                issues.append(
-                    _Issue("bad", str(key), f'parameter "{key}": NaN, Infinity and non-JSON values are not allowed')
-                )
+            what = kind_of_value(arguments)
+            self._fail([Issue("bad", "", f"the arguments must be an object, got {what}")])
+        issues = [
+            Issue("bad", str(key), f'parameter "{key}": {problem}')
+            for key, value in arguments.items()
+            if (problem := json_problem(value)) is not None
+        ]
+        if not all(isinstance(key, str) for key in arguments):
+            issues.append(Issue("bad", "", "parameter names must be strings"))
         if issues:
             self._fail(issues)
-        # JSON Schema counts 512.0 as an integer; so do we (a float field still accepts 512).
-        payload = json.dumps(_integral_floats_to_int(arguments), allow_nan=False)
+        payload = json.dumps(integral_floats_to_int(arguments), allow_nan=False)
         if self._schema_validator is not None:
-            issues = self._schema_issues(arguments)
+            issues = schema_issues(self._schema_validator, self.parameters, arguments)
             if issues:
                 self._fail(issues)
             return json.loads(payload)
         assert self._model is not None
         props = self.parameters.get("properties") or {}
-        issues = [
-            _Issue("unknown", str(key), "")
-            for key in arguments
-            if key not in props
-        ]
+        issues = [Issue("unknown", str(key), "") for key in arguments if key not in props]
         try:
             validated = self._model.model_validate_json(payload, strict=True)
         except pydantic.ValidationError as exc:
-            issues.extend(self._pydantic_issues(exc))
+            issues.extend(pydantic_issues(exc, self.parameters))
         else:
             if not issues:
                 return validated
         self._fail(issues)
+
+    def _fail(self, issues: list[Issue]) -> typing.NoReturn:
+        raise_issues(self.name, self._signature, self.parameters, issues)
 
     def dump_arguments(self, validated: Any) -> dict[str, Any]:
         """JSON-compatible arguments of a validated value (what a trajectory records)."""
         if isinstance(validated, pydantic.BaseModel):
             return validated.model_dump(mode="json", by_alias=True)
         return dict(validated)
-
-    def _pydantic_issues(self, exc: pydantic.ValidationError) -> list[_Issue]:
-        issues: list[_Issue] = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            top = str(loc[0]) if loc else ""
-            if err["type"] == "extra_forbidden" and len(loc) == 1:
-                continue  # already reported as unknown
-            if err["type"] == "missing" and len(loc) == 1:
-                issues.append(_Issue("missing", top, ""))
-                continue
-            path, node = walk_path(self.parameters, loc)
-            if err["type"] == "missing":
-                detail = f'parameter "{path}" is missing (expected {type_text(node)})'
-            else:
-                detail = (
-                    f'parameter "{path or top}": {err["msg"]}; got {_short_json(err.get("input"))} '
-                    f"({_kind_of_value(err.get('input'))}), expected {type_text(node)}"
-                )
-            issues.append(_Issue("bad", top, detail))
-        return issues
-
-    def _schema_issues(self, arguments: dict[str, Any]) -> list[_Issue]:
-        assert self._schema_validator is not None
-        issues: list[_Issue] = []
-        props = self.parameters.get("properties") or {}
-        errors = sorted(self._schema_validator.iter_errors(arguments), key=lambda e: [str(p) for p in e.path])
-        for err in errors:
-            path = list(err.absolute_path)
-            if not path and err.validator == "additionalProperties":
-                patterns = list((self.parameters.get("patternProperties") or {}))
-                for key in arguments:
-                    if key not in props and not any(re.search(p, key) for p in patterns):
-                        issues.append(_Issue("unknown", key, ""))
-            elif not path and err.validator == "required":
-                for key in err.validator_value:
-                    if key not in arguments and all(i.param != key for i in issues if i.kind == "missing"):
-                        issues.append(_Issue("missing", key, ""))
-            else:
-                top = str(path[0]) if path else ""
-                where = walk_path(self.parameters, tuple(path))[0] if path else "(arguments)"
-                issues.append(_Issue("bad", top, f'parameter "{where}": {err.message}'))
-        return issues
-
-    def _fail(self, issues: list[_Issue]) -> typing.NoReturn:
-        props = self.parameters.get("properties") or {}
-        required = list(self.parameters.get("required") or ())
-        lines: list[str] = []
-        unknown = [i.param for i in issues if i.kind == "unknown"]
-        if unknown:
-            names = ", ".join(f'"{u}"' for u in unknown)
-            accepted = ", ".join(props) or "none"
-            noun = "parameter" if len(unknown) == 1 else "parameters"
-            lines.append(f"unknown {noun} {names}; {self.name} takes: {accepted}")
-        for issue in issues:
-            if issue.kind == "missing":
-                lines.append(
-                    f'missing required parameter "{issue.param}" ({type_text(props.get(issue.param))})'
-                )
-            elif issue.kind == "bad":
-                lines.append(issue.text)
-        kinds = {i.kind for i in issues}
-        error_type: type[ToolCallError]
-        if kinds == {"unknown"}:
-            error_type = UnknownParameterError
-        elif kinds == {"missing"}:
-            error_type = MissingParameterError
-        else:
-            error_type = BadValueError
-        if len(lines) == 1:
-            body = f"Invalid call to {self.name}: {lines[0]}."
-        else:
-            body = f"Invalid call to {self.name}:\n" + "\n".join(f"- {line}" for line in lines)
-        if required and kinds == {"missing"}:
-            body += f"\nRequired parameters: {', '.join(required)}."
-        message = f"{body}\nCall it as: {self._signature}"
-        params = {i.param for i in issues}
-        raise error_type(message, tool=self.name, parameter=params.pop() if len(params) == 1 else None)
 
     # ------------------------------------------------------------------ execution
 
@@ -673,7 +592,8 @@ def _detect_context(fn: Callable[..., Any], origin: str) -> bool:
         params = [
             p
             for p in inspect.signature(fn).parameters.values()
-            if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            if p.kind
+            in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         ]
     except (TypeError, ValueError):
         return False

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
 import inspect
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -59,7 +59,10 @@ class ToolSet:
 
     def __init__(
         self,
-        tools: Iterable[Tool | Callable[..., Any]] = (),
+        tools: Iterable[Tool | ToolSet | Callable[..., Any]]
+        | Tool
+        | ToolSet
+        | Callable[..., Any] = (),
         *,
         name: str | None = None,
         on_close: Iterable[CloseCallback] = (),
@@ -67,9 +70,12 @@ class ToolSet:
         self.name = name
         self._tools: dict[str, Tool] = {}
         self._hooks: list[_CloseHook] = [_CloseHook(cb) for cb in on_close]
+        items: Iterable[Tool | ToolSet | Callable[..., Any]]
         if isinstance(tools, ToolSet) or callable(tools):
-            tools = [tools]  # type: ignore[list-item]
-        for item in tools:
+            items = [tools]
+        else:
+            items = tools
+        for item in items:
             if isinstance(item, ToolSet):  # nested sets are flattened; their callbacks kept
                 self._hooks.extend(h for h in item._hooks if h not in self._hooks)
                 for t in item:
@@ -89,7 +95,9 @@ class ToolSet:
         t = as_tool(item)
         if t.name in RESERVED_NAMES and not t._allow_reserved:
             reserved = ", ".join(sorted(RESERVED_NAMES))
-            raise ToolDefinitionError(f"Tool name {t.name!r} is reserved (reserved names: {reserved}).")
+            raise ToolDefinitionError(
+                f"Tool name {t.name!r} is reserved (reserved names: {reserved})."
+            )
         existing = self._tools.get(t.name)
         if existing is not None:
             if existing is t:
@@ -210,9 +218,10 @@ class ToolSet:
         if len(errors) == 1:
             raise errors[0]
         if errors:
-            if sys.version_info >= (3, 11):
-                raise ExceptionGroup(f"{len(errors)} on_close callbacks failed", errors)
-            raise errors[0]  # pragma: no cover - Python 3.10
+            group = getattr(builtins, "ExceptionGroup", None)  # Python >= 3.11
+            if group is None:  # pragma: no cover - Python 3.10
+                raise errors[0]
+            raise group(f"{len(errors)} on_close callbacks failed", errors)
 
     async def __aenter__(self) -> ToolSet:
         return self

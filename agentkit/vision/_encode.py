@@ -82,7 +82,8 @@ def server_size(
     """The largest size worth sending: the processor's refine size when it is a pure downscale.
 
     Returns ``(width, height)`` unchanged when the processor would upscale, or when the smaller
-    size would not give exactly the same grid, tiles and token count.
+    size would not give exactly the same grid, tiles and token count in both modes (a history
+    image may be re-sent with a request of the other mode).
     """
     before = image_tokens(width, height, mode, max_slice_nums, profile)
     if before.grid is None:
@@ -95,11 +96,13 @@ def server_size(
     tw, th = target
     if tw > width or th > height or (tw, th) == (width, height):
         return width, height
-    after = image_tokens(tw, th, mode, max_slice_nums, profile)
-    if (after.grid, after.tiles[1:], after.visual) != (before.grid, before.tiles[1:], before.visual):
-        return width, height
-    if after.tiles[0] != before.tiles[0]:
-        return width, height
+    # The same encoded image may be re-sent in a later request of the other mode (history), so
+    # the smaller size must be equivalent in both modes, not only the one asked for.
+    for m in ("16x", "4x"):
+        orig = before if m == mode else image_tokens(width, height, m, max_slice_nums, profile)
+        after = image_tokens(tw, th, m, max_slice_nums, profile)
+        if (after.grid, after.tiles, after.total) != (orig.grid, orig.tiles, orig.total):
+            return width, height
     return tw, th
 
 

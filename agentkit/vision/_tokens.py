@@ -216,11 +216,12 @@ def check_prompt_tokens(
 ) -> PromptTokenCheck:
     """Detect a mismatch between agentkit's visual-token count and the server's prompt usage.
 
-    The text part is only estimated (the chat template and tool schemas are rendered by the
-    server), so the check accepts a tolerance: by default 16 tokens plus 10% of the text estimate.
-    A visual count off by a whole tile (64+ tokens in 16x, 256 in 4x) or by the 4x rounding of
-    another server version (about 20 tokens per slice) is outside it for any realistic prompt with
-    images; a larger text estimate error is reported too, which is also worth knowing.
+    The text part is usually only estimated (the chat template and tool schemas are rendered by
+    the server), so the check accepts a tolerance: by default 8 tokens plus 5% of the text
+    estimate. A visual count off by a whole tile (64+ tokens in 16x, 256 in 4x) or a missing image
+    is outside it for any realistic prompt. Telling the two 4x profiles apart (about 20 tokens for a
+    1920x1080 frame) needs an exact text count: pass ``tolerance`` small (e.g. 2) when
+    ``text_tokens_estimate`` comes from the real tokenizer or from a text-only request.
 
     Args:
         expected_visual: the sum of :attr:`ImageTokens.total` over the request's images.
@@ -231,7 +232,7 @@ def check_prompt_tokens(
     Returns:
         A :class:`PromptTokenCheck` record (the loop stores it with the step).
     """
-    tol = tolerance if tolerance is not None else 16 + text_tokens_estimate // 10
+    tol = tolerance if tolerance is not None else 8 + text_tokens_estimate // 20
     implied = usage_prompt_tokens - text_tokens_estimate
     diff = implied - expected_visual
     ok = abs(diff) <= tol

@@ -1,0 +1,302 @@
+"""The small commands: ``models``, ``tools``, ``capture``, ``report``, ``replay``, ``calibrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentkit.cli._exit import ExitCode
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    from agentkit.cli._app import HelpFormatter, wrap
+
+    def add(name: str, help: str, description: str, epilog: str, handler: Any) -> argparse.ArgumentParser:
+        p = subparsers.add_parser(
+            name,
+            parents=parents,
+            help=help,
+            description=wrap(description),
+            epilog=epilog,
+            formatter_class=HelpFormatter,
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    add(
+        "models",
+        "list the models the server offers",
+        "List the models the OpenAI-compatible server offers (GET /v1/models); the configured one "
+        "is marked with *.",
+        "examples:\n  agentkit models --base-url http://127.0.0.1:8000/v1\n  AGENTKIT_BASE_URL=http://gpu-box:8000/v1 agentkit models\n",
+        models_command,
+    )
+
+    p = add(
+        "tools",
+        "list tools and their schemas as the model sees them",
+        "List the tools of the installed tool packs (or of --tools) with their risk and parameters; "
+        "--json prints the exact function schemas sent to the model.",
+        "examples:\n  agentkit tools\n  agentkit tools --tools desktop --json\n  agentkit tools --tools myproject.tools:toolset\n",
+        tools_command,
+    )
+    p.add_argument("--tools", metavar="PACK,...", help="packs or module:attribute (default: every installed pack)")
+    p.add_argument("--json", action="store_true", help="print the OpenAI-style function schemas")
+
+    p = add(
+        "capture",
+        "save a frame from the screen (or a camera) and show its token cost",
+        "Capture one frame and save it, with its size and its visual-token cost in both modes.",
+        "examples:\n  agentkit capture\n  agentkit capture -o desktop.png --monitor 2\n"
+        "  agentkit capture --region 0 0 800 600 -o corner.png\n  agentkit capture --camera 0 -o cam.jpg\n",
+        capture_command,
+    )
+    p.add_argument("-o", "--output", metavar="PATH", default="capture.png", help="where to save (default capture.png)")
+    p.add_argument("--monitor", metavar="N", type=int, help="monitor number (1 = primary, 0 = all)")
+    p.add_argument("--region", metavar=("X", "Y", "W", "H"), nargs=4, help="only this rectangle")
+    p.add_argument("--camera", metavar="DEV", help="capture from this camera instead of the screen")
+
+    p = add(
+        "report",
+        "write an HTML report of a run directory",
+        "Write a self-contained report of a run (steps, frames, calls, tokens) next to its files.",
+        "examples:\n  agentkit report runs/20260101-120000-abc123\n",
+        report_command,
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (contains run.json and steps.jsonl)")
+
+    p = add(
+        "replay",
+        "replay the actions of a recorded run (dry run unless --execute)",
+        "Replay the tool calls of a recorded run: by default only shows what would run; --execute "
+        "performs them again (destructive ones ask for confirmation).",
+        "examples:\n  agentkit replay runs/20260101-120000-abc123\n  agentkit replay runs/20260101-120000-abc123 --execute --tools desktop\n",
+        replay_command,
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    p.add_argument("--execute", action="store_true", help="perform the actions (default: dry run)")
+    p.add_argument("--tools", metavar="PACK,...", help="tool packs to replay with (default: every installed pack)")
+
+    p = add(
+        "calibrate",
+        "measure how far the model's points land from known targets",
+        "Draw coloured targets on a test picture, ask the model to point at each, and report the "
+        "error in pixels (hits, mean/median/max error, systematic offset).",
+        "examples:\n  agentkit calibrate --base-url http://127.0.0.1:8000/v1\n  agentkit calibrate --mode 4x --count 10 --json\n",
+        calibrate_command,
+    )
+    p.add_argument("--mode", choices=("16x", "4x"), default="16x", help="downsample mode of the requests (default 16x)")
+    p.add_argument("--count", metavar="N", type=int, default=5, help="number of targets (default 5)")
+    p.add_argument("--size", metavar=("W", "H"), type=int, nargs=2, default=(1280, 800), help="test picture size (default 1280 800)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def models_command(args: argparse.Namespace) -> int:
+    from agentkit.cli._wiring import make_backend, resolve_settings
+    from agentkit.errors import ConfigurationError
+
+    settings = resolve_settings(args)
+    if not settings.base_url:
+        raise ConfigurationError(
+            "`agentkit models` asks a server: pass --base-url http://127.0.0.1:8000/v1 or set "
+            f"AGENTKIT_BASE_URL (the embedded engine would load {settings.model})"
+        )
+    backend = make_backend(settings)
+    list_models = getattr(backend, "list_models", None)
+    if list_models is None:
+        raise ConfigurationError(f"{type(backend).__name__} cannot list models")
+    models = asyncio.run(_maybe_await(list_models()))
+    for name in models:
+        mark = "*" if name == settings.model else " "
+        sys.stdout.write(f"{mark} {name}\n")
+    if settings.model not in models:
+        sys.stderr.write(f"note: the configured model {settings.model} is not among them; pass --model\n")
+    return int(ExitCode.OK)
+
+
+def tools_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from agentkit.cli._wiring import available_pack_names, load_tools, split_names
+
+    names = split_names(args.tools) if args.tools is not None else available_pack_names()
+    toolset = load_tools(names)
+    if args.json:
+        sys.stdout.write(json.dumps(toolset.openai_schemas(), indent=2, ensure_ascii=False) + "\n")
+        return int(ExitCode.OK)
+    console = Console(highlight=False)
+    if not len(toolset):
+        console.print(
+            "no tools: install a tool pack (pip install agentkit-desktop) or pass --tools module:attribute",
+            markup=False,
+        )
+        return int(ExitCode.OK)
+    table = Table(title=f"{len(toolset)} tools from {', '.join(names)}", title_justify="left")
+    table.add_column("tool", no_wrap=True)
+    table.add_column("risk", no_wrap=True)
+    table.add_column("parameters")
+    table.add_column("description")
+    for t in toolset:
+        props = t.parameters.get("properties", {})
+        required = set(t.parameters.get("required", []))
+        params = ", ".join(
+            f"{name}{'' if name in required else '?'}: {spec.get('type', 'any')}" for name, spec in props.items()
+        )
+        risk = getattr(t.risk, "value", str(t.risk))
+        table.add_row(t.name, Text(risk, style="red" if risk == "destructive" else ""), Text(params), Text(t.description.split("\n")[0]))
+    console.print(table)
+    return int(ExitCode.OK)
+
+
+def capture_command(args: argparse.Namespace) -> int:
+    from agentkit.cli._wiring import make_source, parse_region
+    from agentkit.errors import ConfigurationError
+    from agentkit.vision._tokens import image_tokens
+
+    if args.camera is not None:
+        source = make_source("camera", camera=_device(args.camera))
+    else:
+        source = make_source("screen", monitor=args.monitor, region=parse_region(args.region))
+    grabbed = source.grab()
+    frame = grabbed[-1] if isinstance(grabbed, list) else grabbed
+    out = Path(args.output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.image.save(out)
+    except (OSError, ValueError) as exc:  # ValueError: an unknown extension
+        raise ConfigurationError(f"cannot save {out}: {exc}") from exc
+    t16 = image_tokens(frame.width, frame.height, "16x")
+    t4 = image_tokens(frame.width, frame.height, "4x")
+    grid = f"{t16.grid[0]}x{t16.grid[1]} slices" if t16.grid else "one tile"
+    sys.stdout.write(f"{out}\n")
+    sys.stderr.write(
+        f"{frame.width}x{frame.height} from {frame.source}; {grid}; visual tokens: "
+        f"{t16.total} at 16x, {t4.total} at 4x\n"
+    )
+    return int(ExitCode.OK)
+
+
+def _device(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _run_dir(value: str) -> Path:
+    from agentkit.errors import ConfigurationError
+
+    path = Path(value)
+    if not (path / "run.json").is_file() and not (path / "steps.jsonl").is_file():
+        raise ConfigurationError(f"{path} is not a run directory (no run.json or steps.jsonl in it)")
+    return path
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from agentkit.errors import ConfigurationError
+
+    run_dir = _run_dir(args.run_dir)
+    try:
+        from agentkit.report import write_report
+    except ImportError:
+        raise ConfigurationError("reports are not available in this agentkit build (agentkit.report is missing)") from None
+    written = write_report(run_dir)
+    sys.stdout.write(f"{written}\n")
+    return int(ExitCode.OK)
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    from agentkit.cli._wiring import available_pack_names, load_tools, split_names
+    from agentkit.errors import ConfigurationError
+
+    run_dir = _run_dir(args.run_dir)
+    try:
+        from agentkit.replay import replay
+    except ImportError:
+        raise ConfigurationError("replay is not available in this agentkit build (agentkit.replay is missing)") from None
+    names = split_names(args.tools) if args.tools is not None else available_pack_names()
+    toolset = load_tools(names)
+    outcome = asyncio.run(_maybe_await(replay(run_dir, toolset, dry_run=not args.execute)))
+    _print_replay(outcome)
+    failed = getattr(outcome, "failed", None) or getattr(outcome, "ok", True) is False
+    return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _print_replay(outcome: Any) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    entries = getattr(outcome, "calls", None) or getattr(outcome, "entries", None)
+    if entries is None and isinstance(outcome, list):
+        entries = outcome
+    if not entries:
+        console.print(Text(str(outcome)))
+        return
+    from agentkit.cli.render import format_call
+
+    for entry in entries:
+        get = entry.get if isinstance(entry, dict) else (lambda k, d=None, e=entry: getattr(e, k, d))
+        line = format_call(str(get("name", "?")), dict(get("arguments", {}) or {}))
+        status = get("status", "")
+        console.print(Text(f"step {get('step', '?')}: {line} {status}".rstrip()))
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from agentkit.cli._wiring import make_backend, resolve_settings
+    from agentkit.errors import ConfigurationError
+
+    try:
+        from agentkit.vision import calibrate
+    except ImportError:
+        raise ConfigurationError("calibration is not available in this agentkit build (agentkit.vision.calibrate is missing)") from None
+    if args.count < 1:
+        raise ConfigurationError("--count must be at least 1")
+    settings = resolve_settings(args)
+    report = asyncio.run(
+        calibrate(make_backend(settings), mode=args.mode, count=args.count, size=tuple(args.size))
+    )
+    data = report.to_dict()
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return int(ExitCode.OK)
+    table = Table(title=f"calibration · {args.mode} · {args.size[0]}x{args.size[1]}", title_justify="left")
+    for column in ("target", "at", "model said", "error px", "hit"):
+        table.add_column(column)
+    for r in data["results"]:
+        found = r["found"]
+        table.add_row(
+            Text(str(r["label"])),
+            f"{r['target'][0]:.0f},{r['target'][1]:.0f}",
+            f"{found[0]:.0f},{found[1]:.0f}" if found else Text(str(r["answer"])[:30] or "-", style="yellow"),
+            f"{r['error_px']:.1f}" if r["error_px"] is not None else "-",
+            "yes" if r["hit"] else "no",
+        )
+    console = Console(highlight=False)
+    console.print(table)
+
+    def px(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    offset = data["mean_offset_px"]
+    console.print(
+        f"hits {data['hits']}/{data['targets']} · missing {data['missing']} · error mean "
+        f"{px(data['mean_error_px'])} median {px(data['median_error_px'])} max {px(data['max_error_px'])} px"
+        + (f" · mean offset ({offset[0]:+.1f}, {offset[1]:+.1f}) px" if offset else ""),
+        markup=False,
+    )
+    return int(ExitCode.OK)

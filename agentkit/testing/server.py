@@ -1,0 +1,902 @@
+"""``LocalServer``: a real HTTP server on 127.0.0.1 that behaves like vLLM, with scripted replies.
+
+Test an agent end to end, over real HTTP and server-sent events, without a GPU::
+
+    from agentkit.testing.server import LocalServer, Reply, HttpError
+
+    with LocalServer(replies=["Hello!", HttpError(500), Reply(text="Done.")]) as srv:
+        backend = OpenAICompatBackend(srv.base_url, srv.model)
+        ...
+        assert srv.requests[-1].json["mm_processor_kwargs"] == {"downsample_mode": "16x"}
+
+It serves ``GET /health``, ``GET /version``, ``GET /v1/models`` and ``POST /v1/chat/completions``
+(JSON, or SSE with small token-like deltas). Each chat request takes the next entry of the script:
+a :class:`Reply`, a string (shorthand for ``Reply(text=...)``), a callable ``(request_json) ->
+Reply`` or a :class:`Fault`. ``replies`` may also be one callable: a *function model* that answers
+every request. When the script runs out the server answers 500 "LocalServer: no scripted reply
+left".
+
+The server runs its own event loop in a background thread, written on raw asyncio streams so that
+faults can be injected at the byte level (a connection cut mid-chunk, a stream that ends without
+``[DONE]``...). It needs nothing beyond the standard library (Pillow, optionally, to size images).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import collections
+import io
+import itertools
+import json
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from agentkit.testing._lax_parser import parse_lax
+
+__all__ = [
+    "ContextLength",
+    "Cut",
+    "Fault",
+    "Garbage",
+    "Hang",
+    "HttpError",
+    "InBandError",
+    "Kill",
+    "LocalServer",
+    "NoDone",
+    "NotReady",
+    "RecordedRequest",
+    "Reply",
+    "Stall",
+    "estimate_usage",
+]
+
+DEFAULT_MODEL = "openbmb/MiniCPM-V-4.6"
+NO_REPLY_LEFT = "LocalServer: no scripted reply left"
+# Used when agentkit.vision cannot count an image (a single 448x448 tile plus its wrapper).
+FALLBACK_IMAGE_TOKENS = {"16x": 69, "4x": 261}
+
+
+@dataclass
+class Reply:
+    """One scripted model turn.
+
+    Attributes:
+        text: the raw assistant text (may contain ``<tool_call>`` blocks).
+        finish_reason: ``"stop"``, ``"length"``...; ``"stop"`` becomes ``"tool_calls"`` when the
+            reply carries calls.
+        tool_calls: calls returned as ``tool_calls`` as they are, bypassing any parsing: dicts
+            ``{"name": ..., "arguments": dict or raw JSON string, "id": optional}``. Use a raw
+            string for invalid JSON arguments, or the same call twice for a duplicated call.
+        reasoning: text streamed as ``reasoning`` deltas before the content.
+        usage: ``{"prompt_tokens": ..., "completion_tokens": ...}``; default: estimated.
+        chunk_chars: characters per streamed content delta.
+        delay_s: pause before each streamed chunk.
+        parse: override the server's ``parse_tool_calls`` for this reply (``False`` leaves a
+            ``<tool_call>`` block in ``content``, like a parser that missed it).
+    """
+
+    text: str = ""
+    finish_reason: str = "stop"
+    tool_calls: list[dict[str, Any]] | None = None
+    reasoning: str = ""
+    usage: dict[str, int] | None = None
+    chunk_chars: int = 4
+    delay_s: float = 0.0
+    parse: bool | None = None
+
+
+class Fault:
+    """Base class of injected faults; see the subclasses for each one."""
+
+
+@dataclass
+class HttpError(Fault):
+    """Answer with an HTTP error status and a vLLM-style JSON error body.
+
+    Covers 401 (bad key), 404 (unknown model), 400 (bad request), 429/503 (with ``retry_after``
+    as the ``Retry-After`` header, in seconds) and 500 (follow it with a :class:`Reply` for a
+    recovery).
+    """
+
+    status: int = 500
+    message: str = "Internal server error"
+    retry_after: float | str | None = None
+
+
+@dataclass
+class ContextLength(Fault):
+    """A 400 with vLLM's context-length message and its token numbers."""
+
+    prompt_tokens: int = 9000
+    max_model_len: int = 8192
+
+
+@dataclass
+class Garbage(Fault):
+    """A body that is not the API's: an HTML error page by default (with status 200)."""
+
+    body: str = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+    status: int = 200
+    content_type: str = "text/html"
+
+
+@dataclass
+class Hang(Fault):
+    """Read the request and send nothing for ``seconds`` (None: until the client gives up)."""
+
+    seconds: float | None = None
+
+
+@dataclass
+class Stall(Fault):
+    """Stream ``after_chunks`` SSE events of ``reply``, then go silent for ``seconds``
+    (None: until the client gives up), then finish normally."""
+
+    reply: Reply = field(default_factory=lambda: Reply(text="a reply that stops halfway"))
+    after_chunks: int = 2
+    seconds: float | None = None
+
+
+@dataclass
+class Cut(Fault):
+    """Stream ``after_chunks`` SSE events of ``reply``, then close the connection in the middle of
+    the next HTTP chunk (the client sees an incomplete chunked body)."""
+
+    reply: Reply = field(default_factory=lambda: Reply(text="a reply that is cut off"))
+    after_chunks: int = 2
+
+
+@dataclass
+class NoDone(Fault):
+    """Stream all of ``reply`` but end the body cleanly without ``data: [DONE]``; with
+    ``keep_finish_reason=False`` (default) the chunk carrying ``finish_reason`` is left out too."""
+
+    reply: Reply = field(default_factory=lambda: Reply(text="a reply without an end"))
+    keep_finish_reason: bool = False
+
+
+@dataclass
+class InBandError(Fault):
+    """Stream ``after_chunks`` SSE events of ``reply``, then an ``{"error": ...}`` event and
+    ``[DONE]``, as vLLM does when generation fails after the response started."""
+
+    reply: Reply = field(default_factory=lambda: Reply(text="a reply that fails"))
+    after_chunks: int = 1
+    message: str = "EngineCore encountered an issue"
+    code: int = 500
+
+
+@dataclass
+class Kill(Fault):
+    """The server dies on this request: every connection is dropped and the port stops
+    listening (later requests get connection refused). Same as :meth:`LocalServer.kill`."""
+
+
+@dataclass
+class NotReady(Fault):
+    """For ``seconds`` from now, ``/health`` and chat requests answer 503 (a loading engine);
+    chat 503s carry ``Retry-After``. Server-wide: pass it to :meth:`LocalServer.inject`."""
+
+    seconds: float = 1.0
+    retry_after: bool = True
+
+
+ScriptItem = Union[Reply, Fault, str, Callable[[dict[str, Any]], Any]]
+UsageFn = Callable[[dict[str, Any], str], Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received.
+
+    Attributes:
+        method, path: e.g. ``"POST"``, ``"/v1/chat/completions"``.
+        headers: lower-cased header names.
+        body: the raw body.
+        json: the parsed body, or None.
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+
+
+def estimate_usage(request: dict[str, Any], reply_text: str) -> dict[str, int]:
+    """A rough usage block: ~4 characters per text token plus MiniCPM-V image tokens.
+
+    Images are sized from their data URLs and counted with ``agentkit.vision.image_tokens`` (in the
+    request's ``downsample_mode`` and ``max_slice_nums``) when that is available, else
+    :data:`FALLBACK_IMAGE_TOKENS` each.
+    """
+    mm = request.get("mm_processor_kwargs") or {}
+    mode = mm.get("downsample_mode", "16x") if isinstance(mm, dict) else "16x"
+    slices = mm.get("max_slice_nums") if isinstance(mm, dict) else None
+    chars = 0
+    tokens = 0
+    image_index = 0
+    for message in request.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        tokens += 4  # <|im_start|>role\n ... <|im_end|>\n
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                if isinstance(part.get("text"), str):
+                    chars += len(part["text"])
+                elif part.get("type") == "image_url":
+                    url = (part.get("image_url") or {}).get("url", "")
+                    tokens += _image_cost(url, mode, slices, image_index)
+                    image_index += 1
+        for call in message.get("tool_calls") or []:
+            chars += len(json.dumps(call))
+    if request.get("tools"):
+        chars += len(json.dumps(request["tools"])) + 800
+    tokens += math.ceil(chars / 4)
+    completion = math.ceil(len(reply_text) / 4)
+    return {
+        "prompt_tokens": tokens,
+        "completion_tokens": completion,
+        "total_tokens": tokens + completion,
+    }
+
+
+def _image_cost(url: str, mode: str, slices: Any, index: int) -> int:
+    fallback = FALLBACK_IMAGE_TOKENS.get(mode, FALLBACK_IMAGE_TOKENS["16x"])
+    size = _image_size(url)
+    if size is None:
+        return fallback
+    try:
+        from agentkit.vision import image_tokens
+    except ImportError:
+        return fallback
+    try:
+        return int(image_tokens(size[0], size[1], mode, slices, image_index=index).total)
+    except Exception:  # a counting bug must not take the fake server down
+        return fallback
+
+
+def _image_size(url: str) -> tuple[int, int] | None:
+    if not url.startswith("data:") or "," not in url:
+        return None
+    try:
+        data = base64.b64decode(url.split(",", 1)[1], validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return int(image.size[0]), int(image.size[1])
+    except Exception:  # not an image Pillow knows, or no Pillow
+        return None
+
+
+def context_length_message(prompt_tokens: int, max_model_len: int) -> str:
+    """vLLM's wording when the prompt does not fit."""
+    return (
+        f"This model's maximum context length is {max_model_len} tokens. However, your request "
+        f"has {prompt_tokens} input tokens. Please reduce the length of the input messages."
+    )
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "TooManyRequests"}
+
+
+class _Closed(Exception):
+    """The connection must be closed after this response."""
+
+
+class LocalServer:
+    """A vLLM-like OpenAI-compatible server on ``127.0.0.1`` (a free port), in a thread.
+
+    Args:
+        replies: the script (see the module docstring), or one callable answering every request.
+        model: the served model name; other names get vLLM's 404.
+        parse_tool_calls: emulate ``--enable-auto-tool-choice --tool-call-parser qwen3_coder``:
+            ``<tool_call>`` blocks in a reply become ``tool_calls``, coerced laxly like vLLM.
+        api_key: when set, ``/v1/*`` requires ``Authorization: Bearer <api_key>`` (else 401).
+        max_model_len: when set, requests whose estimated prompt plus ``max_tokens`` exceed it get
+            vLLM's context-length 400 (before a reply is taken from the script).
+        usage_fn: ``(request_json, reply_text) -> {"prompt_tokens", "completion_tokens"}``;
+            default :func:`estimate_usage`.
+        server_version: what ``GET /version`` reports.
+        start_delay_s: the port is reserved at start but only listens after this delay
+            (connection refused meanwhile: a server that is not started yet).
+
+    Attributes:
+        base_url: ``"http://127.0.0.1:PORT/v1"`` (after start).
+        url: ``"http://127.0.0.1:PORT"``.
+        requests: every :class:`RecordedRequest`, oldest first.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[ScriptItem] | Callable[[dict[str, Any]], Any] = (),
+        *,
+        model: str = DEFAULT_MODEL,
+        parse_tool_calls: bool = False,
+        api_key: str | None = None,
+        max_model_len: int | None = None,
+        usage_fn: UsageFn | None = None,
+        server_version: str = "0.33.0",
+        start_delay_s: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.parse_tool_calls = parse_tool_calls
+        self.api_key = api_key
+        self.max_model_len = max_model_len
+        self.usage_fn: UsageFn = usage_fn or estimate_usage
+        self.server_version = server_version
+        self.start_delay_s = start_delay_s
+        self.requests: list[RecordedRequest] = []
+        self._function: Callable[[dict[str, Any]], Any] | None = None
+        self._script: collections.deque[ScriptItem] = collections.deque()
+        if callable(replies):
+            self._function = replies
+        else:
+            self._script.extend(replies)
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._not_ready_until = 0.0
+        self._not_ready_retry_after = True
+        self._port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._killed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat-completion requests received, oldest first."""
+        return [r.json for r in self.requests if r.path.startswith("/v1/chat/completions")]
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections currently open."""
+        return len(self._writers)
+
+    @property
+    def remaining(self) -> int:
+        """Script entries not used yet."""
+        with self._lock:
+            return len(self._script)
+
+    def start(self) -> LocalServer:
+        """Start listening (returns at once when ``start_delay_s`` is 0)."""
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            self._port = sock.getsockname()[1]
+        except OSError:
+            sock.close()
+            loop.close()
+            raise
+        self._thread = threading.Thread(
+            target=loop.run_forever, name=f"LocalServer:{self._port}", daemon=True
+        )
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._listen(sock), loop)
+        if self.start_delay_s <= 0:
+            future.result(timeout=10)
+        return self
+
+    async def _listen(self, sock: socket.socket) -> None:
+        if self.start_delay_s > 0:
+            try:
+                await asyncio.sleep(self.start_delay_s)
+            except asyncio.CancelledError:
+                sock.close()
+                raise
+        if self._killed:
+            sock.close()
+            return
+        self._server = await asyncio.start_server(self._connection, sock=sock)
+
+    def stop(self) -> None:
+        """Stop the server: drop connections, stop the thread. Idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed() and thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            try:
+                future.result(timeout=10)
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=10)
+        loop.close()
+        self._loop = None
+        self._thread = None
+
+    def kill(self) -> None:
+        """Die now: drop every connection and stop listening (connection refused afterwards)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._kill(), loop).result(timeout=10)
+
+    async def _kill(self) -> None:
+        self._killed = True
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+
+    async def _shutdown(self) -> None:
+        await self._kill()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> LocalServer:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # ------------------------------------------------------------------ scripting
+
+    def push(self, *items: ScriptItem) -> None:
+        """Append replies or faults to the end of the script."""
+        with self._lock:
+            self._script.extend(items)
+
+    def inject(self, fault: Fault) -> None:
+        """Apply a fault: :class:`NotReady` and :class:`Kill` act now; any other fault is served
+        to the next chat request (ahead of the script)."""
+        if isinstance(fault, NotReady):
+            self._set_not_ready(fault)
+        elif isinstance(fault, Kill):
+            self.kill()
+        else:
+            with self._lock:
+                self._script.appendleft(fault)
+
+    def _set_not_ready(self, fault: NotReady) -> None:
+        self._not_ready_until = time.monotonic() + fault.seconds
+        self._not_ready_retry_after = fault.retry_after
+
+    def _next_item(self, request: dict[str, Any]) -> Any:
+        if self._function is not None:
+            return self._function(request)
+        with self._lock:
+            if not self._script:
+                return None
+            item = self._script.popleft()
+        if callable(item) and not isinstance(item, (Reply, Fault)):
+            return item(request)
+        return item
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            while not self._killed:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    break
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ")
+                if len(parts) != 3:
+                    break
+                method, target, _ = parts
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                try:
+                    length = int(headers.get("content-length", "0") or "0")
+                    body = await reader.readexactly(length) if length > 0 else b""
+                except (ValueError, asyncio.IncompleteReadError, ConnectionError):
+                    break
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = None
+                path = target.split("?", 1)[0]
+                self.requests.append(RecordedRequest(method, path, headers, body, parsed))
+                try:
+                    await self._route(method, path, headers, body, parsed, writer)
+                except _Closed:
+                    break
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            self._tasks.discard(task)
+            if self._killed:
+                writer.transport.abort()
+            else:
+                writer.close()
+            # Let the transport really close its socket before the loop can stop (no
+            # ResourceWarning); a peer that does not read cannot hold this up for long.
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except (Exception, asyncio.CancelledError):
+                writer.transport.abort()
+
+    async def _route(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        parsed: Any,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        not_ready = time.monotonic() < self._not_ready_until
+        if path == "/health":
+            await _send_bytes(writer, 503 if not_ready else 200, b"", "text/plain")
+            return
+        if path == "/version":
+            await _send_json(writer, 200, {"version": self.server_version})
+            return
+        if not path.startswith("/v1/"):
+            await _send_json(writer, 404, {"detail": "Not Found"})
+            return
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            await _send_json(writer, 401, {"error": "Unauthorized"})
+            return
+        if path == "/v1/models" and method == "GET":
+            await _send_json(writer, 200, self._models())
+            return
+        if path != "/v1/chat/completions":
+            await _send_json(writer, 404, {"detail": "Not Found"})
+            return
+        if method != "POST":
+            await _send_json(writer, 405, {"detail": "Method Not Allowed"})
+            return
+        if not_ready:
+            extra = {}
+            if self._not_ready_retry_after:
+                remaining = self._not_ready_until - time.monotonic()
+                extra["retry-after"] = f"{max(remaining, 0.0):.3f}"
+            await _send_error(writer, 503, "The model is still loading", extra)
+            return
+        if not isinstance(parsed, dict):
+            await _send_error(writer, 400, "The request body is not a JSON object")
+            return
+        if parsed.get("model") != self.model:
+            await _send_error(writer, 404, f"The model `{parsed.get('model')}` does not exist.")
+            return
+        if self.max_model_len is not None:
+            prompt = int(self.usage_fn(parsed, "")["prompt_tokens"])
+            wanted = parsed.get("max_tokens") or 0
+            if prompt + int(wanted) > self.max_model_len:
+                await _send_error(writer, 400, context_length_message(prompt, self.max_model_len))
+                return
+        try:
+            item = self._next_item(parsed)
+        except Exception as exc:  # a function model's bug becomes the server's 500
+            await _send_error(writer, 500, f"LocalServer: the reply function raised {exc!r}")
+            return
+        await self._answer(item, parsed, writer)
+
+    def _models(self) -> dict[str, Any]:
+        entry = {
+            "id": self.model,
+            "object": "model",
+            "created": 0,
+            "owned_by": "vllm",
+            "root": self.model,
+            "max_model_len": self.max_model_len or 8192,
+        }
+        return {"object": "list", "data": [entry]}
+
+    async def _answer(self, item: Any, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        if item is None:
+            await _send_error(writer, 500, NO_REPLY_LEFT)
+            return
+        if isinstance(item, str):
+            item = Reply(text=item)
+        stream = bool(request.get("stream"))
+        if isinstance(item, Reply):
+            if stream:
+                await self._stream(writer, self._events(item, request))
+            else:
+                await _send_json(writer, 200, self._completion(item, request))
+            return
+        if isinstance(item, HttpError):
+            extra = {} if item.retry_after is None else {"retry-after": str(item.retry_after)}
+            await _send_error(writer, item.status, item.message, extra)
+        elif isinstance(item, ContextLength):
+            await _send_error(
+                writer, 400, context_length_message(item.prompt_tokens, item.max_model_len)
+            )
+        elif isinstance(item, Garbage):
+            await _send_bytes(writer, item.status, item.body.encode(), item.content_type)
+        elif isinstance(item, Hang):
+            await _sleep(item.seconds)
+            raise _Closed
+        elif isinstance(item, Stall):
+            events = self._events(item.reply, request)
+            await self._stream(writer, events, pause_at=item.after_chunks, pause_s=item.seconds)
+        elif isinstance(item, Cut):
+            await self._stream(writer, self._events(item.reply, request), cut_at=item.after_chunks)
+        elif isinstance(item, NoDone):
+            events = self._events(item.reply, request)[:-1]  # no [DONE]
+            if not item.keep_finish_reason:
+                events = [e for e in events if b'"finish_reason": "' not in e]
+            await self._stream(writer, events)
+        elif isinstance(item, InBandError):
+            events = self._events(item.reply, request)[: item.after_chunks]
+            error = {"error": _error_body(item.code, item.message)}
+            events += [_sse(error), b"data: [DONE]\n\n"]
+            await self._stream(writer, events)
+        elif isinstance(item, Kill):
+            await self._kill()
+            raise _Closed
+        elif isinstance(item, NotReady):
+            self._set_not_ready(item)
+            await _send_error(writer, 503, "The model is still loading")
+        else:
+            await _send_error(writer, 500, f"LocalServer: cannot serve script item {item!r}")
+
+    # ------------------------------------------------------------------ replies
+
+    def _calls_and_content(
+        self, reply: Reply, request: dict[str, Any], streaming: bool
+    ) -> tuple[str, list[dict[str, Any]], str]:
+        """``(content, calls, trailing text)`` as the server would return them."""
+        if reply.tool_calls is not None:
+            calls = [self._call(c) for c in reply.tool_calls]
+            return reply.text, calls, ""
+        parse = self.parse_tool_calls if reply.parse is None else reply.parse
+        if not parse or "<tool_call>" not in reply.text:
+            return reply.text, [], ""
+        result = parse_lax(reply.text, request.get("tools"))
+        if not result.calls:
+            return reply.text, [], ""
+        calls = [self._call({"name": c.name, "arguments": c.arguments}) for c in result.calls]
+        return result.content, calls, (result.trailing if streaming else "")
+
+    def _call(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        arguments = spec.get("arguments", {})
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        return {
+            "id": spec.get("id") or f"chatcmpl-tool-{next(self._ids):08x}",
+            "type": "function",
+            "function": {"name": str(spec.get("name", "")), "arguments": arguments},
+        }
+
+    def _usage(self, reply: Reply, request: dict[str, Any]) -> dict[str, int]:
+        if reply.usage is not None:
+            usage = dict(reply.usage)
+        else:
+            usage = dict(self.usage_fn(request, reply.reasoning + reply.text))
+        usage.setdefault(
+            "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        )
+        return usage
+
+    def _finish(self, reply: Reply, calls: list[dict[str, Any]]) -> str:
+        return "tool_calls" if calls and reply.finish_reason == "stop" else reply.finish_reason
+
+    def _completion(self, reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
+        content, calls, _ = self._calls_and_content(reply, request, streaming=False)
+        message: dict[str, Any] = {"role": "assistant", "content": content or None}
+        if calls:
+            message["tool_calls"] = calls
+        if reply.reasoning:
+            message["reasoning"] = reply.reasoning
+        return {
+            "id": f"chatcmpl-{next(self._ids):08x}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": self._finish(reply, calls)}
+            ],
+            "usage": self._usage(reply, request),
+        }
+
+    def _events(self, reply: Reply, request: dict[str, Any]) -> list[bytes]:
+        """Every SSE event of a streamed reply, ``[DONE]`` last."""
+        content, calls, trailing = self._calls_and_content(reply, request, streaming=True)
+        base = {
+            "id": f"chatcmpl-{next(self._ids):08x}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.model,
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return _sse({**base, "choices": [choice]})
+
+        size = max(1, reply.chunk_chars)
+        events = [chunk({"role": "assistant", "content": ""})]
+        for i in range(0, len(reply.reasoning), size):
+            events.append(chunk({"reasoning": reply.reasoning[i : i + size]}))
+        for i in range(0, len(content), size):
+            events.append(chunk({"content": content[i : i + size]}))
+        for index, call in enumerate(calls):
+            head = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
+            events.append(chunk({"tool_calls": [head]}))
+            arguments = call["function"]["arguments"]
+            for i in range(0, len(arguments), size):
+                piece = {"index": index, "function": {"arguments": arguments[i : i + size]}}
+                events.append(chunk({"tool_calls": [piece]}))
+        for i in range(0, len(trailing), size):
+            events.append(chunk({"content": trailing[i : i + size]}))
+        events.append(chunk({}, self._finish(reply, calls)))
+        options = request.get("stream_options") or {}
+        if isinstance(options, dict) and options.get("include_usage"):
+            events.append(_sse({**base, "choices": [], "usage": self._usage(reply, request)}))
+        events.append(b"data: [DONE]\n\n")
+        if reply.delay_s > 0:
+            return [_Delayed(e, reply.delay_s) for e in events]
+        return events
+
+    async def _stream(
+        self,
+        writer: asyncio.StreamWriter,
+        events: list[bytes],
+        *,
+        pause_at: int | None = None,
+        pause_s: float | None = None,
+        cut_at: int | None = None,
+    ) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+            "cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(head.encode())
+        for n, event in enumerate(events):
+            if n == pause_at:
+                await writer.drain()
+                await _sleep(pause_s)
+            if isinstance(event, _Delayed):
+                await asyncio.sleep(event.delay_s)
+            data = bytes(event)
+            if n == cut_at:
+                half = max(1, len(data) // 2)
+                writer.write(f"{len(data):x}\r\n".encode() + data[:half])
+                await writer.drain()
+                raise _Closed
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        if cut_at is not None:  # fewer events than the cut point: still close abruptly
+            raise _Closed
+
+
+class _Delayed(bytes):
+    """An SSE event sent after a pause (per-chunk delay of a :class:`Reply`)."""
+
+    delay_s: float
+
+    def __new__(cls, data: bytes, delay_s: float) -> _Delayed:
+        obj = super().__new__(cls, data)
+        obj.delay_s = delay_s
+        return obj
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
+
+
+def _error_body(status: int, message: str) -> dict[str, Any]:
+    return {
+        "message": message,
+        "type": _ERROR_TYPES.get(status, "InternalServerError" if status >= 500 else "Error"),
+        "param": None,
+        "code": status,
+    }
+
+
+async def _sleep(seconds: float | None) -> None:
+    if seconds is None:
+        await asyncio.Event().wait()  # until the client disconnects or the server stops
+    else:
+        await asyncio.sleep(seconds)
+
+
+async def _send_bytes(
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    content_type: str,
+    extra: Mapping[str, str] | None = None,
+) -> None:
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+        f"content-type: {content_type}",
+        f"content-length: {len(body)}",
+    ]
+    lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    await writer.drain()
+
+
+async def _send_json(
+    writer: asyncio.StreamWriter,
+    status: int,
+    obj: Any,
+    extra: Mapping[str, str] | None = None,
+) -> None:
+    await _send_bytes(writer, status, json.dumps(obj).encode(), "application/json", extra)
+
+
+async def _send_error(
+    writer: asyncio.StreamWriter, status: int, message: str, extra: Mapping[str, str] | None = None
+) -> None:
+    await _send_json(writer, status, {"error": _error_body(status, message)}, extra)
