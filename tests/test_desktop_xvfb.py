@@ -270,7 +270,7 @@ def _press_combo_elsewhere(keysyms: list[str]) -> threading.Thread:
         for code in codes:
             xtest.fake_input(d, X.KeyPress, code)
         d.sync()
-        time.sleep(0.05)
+        time.sleep(0.2)  # a person holds a combination for a moment
         for code in reversed(codes):
             xtest.fake_input(d, X.KeyRelease, code)
         d.sync()

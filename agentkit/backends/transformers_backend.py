@@ -17,12 +17,14 @@ image processor. Video input reports that it needs torchvision.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import importlib.util
 import io
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from agentkit.backends._base import ModelRequest, ModelResponse, StreamItem, TextDelta
@@ -51,10 +53,28 @@ class VideoNeedsTorchvisionError(ConfigurationError):
         )
 
 
+def _module(name: str) -> Any:
+    """Import a module of an optional dependency, untyped (its API is used dynamically)."""
+    return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Silence transformers' download/loading progress bars (the library never prints)."""
+    hf_logging = _module("transformers.utils.logging")
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _import_transformers() -> Any:
     try:
-        import torch  # noqa: F401
-        import transformers
+        _module("torch")
+        transformers = _module("transformers")
     except ImportError as exc:
         raise MissingExtraError(
             "transformers", "the embedded transformers backend", str(exc)
@@ -69,10 +89,10 @@ def _import_transformers() -> Any:
 
 def _image_only_processor(image_processor: Any, tokenizer: Any, chat_template: str | None) -> Any:
     """The stock ``MiniCPMV4_6Processor`` without its (torchvision-only) video processor."""
-    from transformers import MiniCPMV4_6Processor
-    from transformers.processing_utils import ProcessorMixin
+    base = _module("transformers").MiniCPMV4_6Processor
+    mixin = _module("transformers.processing_utils").ProcessorMixin
 
-    class ImageOnlyMiniCPMV4_6Processor(MiniCPMV4_6Processor):  # type: ignore[misc]
+    class ImageOnlyMiniCPMV4_6Processor(base):  # type: ignore[misc,valid-type]
         # ProcessorMixin finds its parts from this signature: image processor and tokenizer only.
         def __init__(
             self,
@@ -81,9 +101,7 @@ def _image_only_processor(image_processor: Any, tokenizer: Any, chat_template: s
             chat_template: str | None = None,
             **kwargs: Any,
         ) -> None:
-            ProcessorMixin.__init__(
-                self, image_processor, tokenizer, chat_template=chat_template, **kwargs
-            )
+            mixin.__init__(self, image_processor, tokenizer, chat_template=chat_template, **kwargs)
             # The stock __init__ without the video processor's settings.
             self.slice_mode = image_processor.slice_mode
             self.video_slice_mode = False
@@ -222,27 +240,21 @@ class TransformersBackend:
 
     def _load(self) -> _Loaded:
         transformers = _import_transformers()
-        from transformers.utils import logging as hf_logging
-
         device = _pick_device(self.device)
         dtype = _pick_dtype(self.dtype, device)
         kwargs: dict[str, Any] = {"local_files_only": self.local_files_only}
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # the library never prints
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_path, **kwargs)
-            processor = self._load_processor(transformers, tokenizer, kwargs)
-            model = transformers.AutoModelForImageTextToText.from_pretrained(
-                self.model_path, dtype=dtype, **kwargs
-            )
+            with quiet_progress_bars():
+                tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_path, **kwargs)
+                processor = self._load_processor(transformers, tokenizer, kwargs)
+                model = transformers.AutoModelForImageTextToText.from_pretrained(
+                    self.model_path, dtype=dtype, **kwargs
+                )
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot load {self.model_path!r}: {missing_weights_message(self.model_path)} "
                 f"({exc})"
             ) from exc
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         model.to(device)
         model.eval()
         return _Loaded(model, processor, tokenizer, device)
@@ -300,9 +312,10 @@ class TransformersBackend:
         cancel: threading.Event,
     ) -> list[int]:
         import torch
-        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-        class _Cancelled(StoppingCriteria):  # type: ignore[misc]
+        tf = _module("transformers")
+
+        class _Cancelled(tf.StoppingCriteria):  # type: ignore[misc,name-defined]
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 return torch.full(
                     (input_ids.shape[0],),
@@ -323,7 +336,7 @@ class TransformersBackend:
             "eos_token_id": stop_ids,
             "pad_token_id": loaded.tokenizer.pad_token_id,
             "streamer": streamer,
-            "stopping_criteria": StoppingCriteriaList([_Cancelled()]),
+            "stopping_criteria": tf.StoppingCriteriaList([_Cancelled()]),
             "downsample_mode": request.mode,
         }
         if request.temperature > 0:
@@ -331,7 +344,7 @@ class TransformersBackend:
         else:
             gen.update(do_sample=False)
         if self.logits_processor is not None:
-            gen["logits_processor"] = LogitsProcessorList([self.logits_processor])
+            gen["logits_processor"] = tf.LogitsProcessorList([self.logits_processor])
         with self._generate_lock, torch.inference_mode():
             output = loaded.model.generate(**inputs, **gen)
         prompt_len = int(inputs["input_ids"].shape[1])
@@ -347,7 +360,7 @@ class TransformersBackend:
         """
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        loaded = self._loaded or await asyncio.to_thread(self.load)
+        loaded = self._loaded if self._loaded is not None else await asyncio.to_thread(self.load)
         try:
             inputs, prompt_tokens, visual = await asyncio.to_thread(self._prepare, loaded, request)
         except ConfigurationError:
@@ -431,11 +444,9 @@ def _make_streamer(
     skip_special: bool,
 ) -> Any:
     """A ``TextStreamer`` that hands decoded text to the event loop and hides stop tokens."""
-    from transformers import TextStreamer
-
     stop = set(loaded.stop_ids)
 
-    class _LoopStreamer(TextStreamer):  # type: ignore[misc]
+    class _LoopStreamer(_module("transformers").TextStreamer):  # type: ignore[misc]
         def put(self, value: Any) -> None:
             if self.skip_prompt and self.next_tokens_are_prompt:
                 super().put(value)

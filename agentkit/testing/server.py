@@ -333,6 +333,7 @@ class LocalServer:
         base_url: ``"http://127.0.0.1:PORT/v1"`` (after start).
         url: ``"http://127.0.0.1:PORT"``.
         requests: every :class:`RecordedRequest`, oldest first.
+        errors: exceptions raised inside the server while handling requests (should stay empty).
     """
 
     def __init__(
@@ -355,6 +356,7 @@ class LocalServer:
         self.server_version = server_version
         self.start_delay_s = start_delay_s
         self.requests: list[RecordedRequest] = []
+        self.errors: list[Exception] = []
         self._function: Callable[[dict[str, Any]], Any] | None = None
         self._script: collections.deque[ScriptItem] = collections.deque()
         if callable(replies):
@@ -372,6 +374,7 @@ class LocalServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._killed = False
+        self._stopping: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -428,12 +431,12 @@ class LocalServer:
         return self
 
     async def _listen(self, sock: socket.socket) -> None:
+        self._stopping = asyncio.Event()
         if self.start_delay_s > 0:
             try:
-                await asyncio.sleep(self.start_delay_s)
-            except asyncio.CancelledError:
-                sock.close()
-                raise
+                await self._sleep(self.start_delay_s)
+            except _Closed:
+                pass
         if self._killed:
             sock.close()
             return
@@ -464,26 +467,37 @@ class LocalServer:
 
     async def _kill(self) -> None:
         self._killed = True
+        if self._stopping is not None:
+            self._stopping.set()  # wakes hanging and stalled handlers
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
 
     async def _shutdown(self) -> None:
         await self._kill()
+        # Handlers end by themselves once their connections are aborted and sleeps are woken;
+        # cancelling a handler that has not started yet makes asyncio log an error.
         current = asyncio.current_task()
         pending = [t for t in asyncio.all_tasks() if t is not current]
-        for task in pending:
-            task.cancel()
         if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+            _, late = await asyncio.wait(pending, timeout=2.0)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+
+    async def _sleep(self, seconds: float | None) -> None:
+        """Sleep ``seconds`` (None: forever), cut short when the server stops or dies."""
+        assert self._stopping is not None
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _Closed
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -570,8 +584,10 @@ class LocalServer:
                     break
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
+        except Exception as exc:  # a bug here must not go unnoticed, nor crash the loop
+            self.errors.append(exc)
         finally:
             self._writers.discard(writer)
             self._tasks.discard(task)
@@ -583,7 +599,7 @@ class LocalServer:
             # ResourceWarning); a peer that does not read cannot hold this up for long.
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (Exception, asyncio.CancelledError):
+            except (ConnectionError, TimeoutError):
                 writer.transport.abort()
 
     async def _route(
@@ -677,7 +693,7 @@ class LocalServer:
         elif isinstance(item, Garbage):
             await _send_bytes(writer, item.status, item.body.encode(), item.content_type)
         elif isinstance(item, Hang):
-            await _sleep(item.seconds)
+            await self._sleep(item.seconds)
             raise _Closed
         elif isinstance(item, Stall):
             events = self._events(item.reply, request)
@@ -822,9 +838,9 @@ class LocalServer:
         for n, event in enumerate(events):
             if n == pause_at:
                 await writer.drain()
-                await _sleep(pause_s)
+                await self._sleep(pause_s)
             if isinstance(event, _Delayed):
-                await asyncio.sleep(event.delay_s)
+                await self._sleep(event.delay_s)
             data = bytes(event)
             if n == cut_at:
                 half = max(1, len(data) // 2)
@@ -861,13 +877,6 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
         "param": None,
         "code": status,
     }
-
-
-async def _sleep(seconds: float | None) -> None:
-    if seconds is None:
-        await asyncio.Event().wait()  # until the client disconnects or the server stops
-    else:
-        await asyncio.sleep(seconds)
 
 
 async def _send_bytes(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentkit.backends._chat_template import chat_template
+from agentkit.backends.transformers_backend import _module, quiet_progress_bars
 from agentkit.errors import MissingExtraError
 
 if TYPE_CHECKING:
@@ -119,16 +120,10 @@ def _build_tokenizer() -> Any:
 
 
 def _write_checkpoint(directory: Path) -> None:
-    import torch
-    from transformers import (
-        GenerationConfig,
-        MiniCPMV4_6Config,
-        MiniCPMV4_6ForConditionalGeneration,
-        MiniCPMV4_6ImageProcessorPil,
-        PreTrainedTokenizerFast,
-    )
+    torch = _module("torch")
+    tf = _module("transformers")
 
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = tf.PreTrainedTokenizerFast(
         tokenizer_object=_build_tokenizer(),
         bos_token=None,
         eos_token="<|im_end|>",
@@ -187,7 +182,7 @@ def _write_checkpoint(directory: Path) -> None:
         "insert_layer_id": 1,
         "window_kernel_size": [2, 2],
     }
-    config = MiniCPMV4_6Config(
+    config = tf.MiniCPMV4_6Config(
         text_config=text_config,
         vision_config=vision_config,
         insert_layer_id=1,
@@ -201,8 +196,8 @@ def _write_checkpoint(directory: Path) -> None:
         merger_times=1,
     )
     torch.manual_seed(0)
-    model = MiniCPMV4_6ForConditionalGeneration(config).eval()
-    model.generation_config = GenerationConfig(
+    model = tf.MiniCPMV4_6ForConditionalGeneration(config).eval()
+    model.generation_config = tf.GenerationConfig(
         eos_token_id=eos,
         pad_token_id=ids["<|endoftext|>"],
         do_sample=False,
@@ -215,7 +210,7 @@ def _write_checkpoint(directory: Path) -> None:
     # The processor configuration a real checkpoint carries. The video part is described (so a
     # machine with torchvision can load the stock processor with AutoProcessor), but agentkit's
     # backend builds an image-only processor from the PIL image processor.
-    image_processor = MiniCPMV4_6ImageProcessorPil(
+    image_processor = tf.MiniCPMV4_6ImageProcessorPil(
         max_slice_nums=9,
         scale_resolution=448,
         patch_size=14,
@@ -266,15 +261,8 @@ def build_tiny_minicpmv(path: Path | None = None) -> Path:
         else:
             directory = key
         directory.mkdir(parents=True, exist_ok=True)
-        from transformers.utils import logging as hf_logging
-
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # the library never prints
-        try:
+        with quiet_progress_bars():
             _write_checkpoint(directory)
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         _cache[key] = directory
         return directory
 
@@ -349,9 +337,7 @@ def tiny_transformers_backend(
     from agentkit.backends.transformers_backend import TransformersBackend
 
     directory = build_tiny_minicpmv(path)
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(directory)
+    tokenizer = _module("transformers").AutoTokenizer.from_pretrained(directory)
     processor = ScriptedLogitsProcessor(tokenizer, script_texts)
     kwargs.setdefault("device", "cpu")
     return TransformersBackend(directory, logits_processor=processor, **kwargs)
