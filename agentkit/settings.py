@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from difflib import get_close_matches
@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentkit.errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport
+    import tomli as tomllib
 
 __all__ = ["DEFAULT_MODEL", "Settings"]
 
@@ -172,7 +177,9 @@ class Settings:
         for name in names:
             var = ENV_PREFIX + name.upper()
             if var in environ:
-                values[name] = _check(name, _from_env(name, environ[var], var), f"environment {var}")
+                values[name] = _check(
+                    name, _from_env(name, environ[var], var), f"environment {var}"
+                )
         for name, value in overrides.items():
             if value is not None:
                 values[name] = _check(name, value, "argument")
@@ -225,7 +232,8 @@ def _config_file(environ: Mapping[str, str], explicit: Path | str | None) -> Pat
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
     except OSError as exc:

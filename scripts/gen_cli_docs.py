@@ -1,7 +1,7 @@
 """Generate docs/cli.md from the ``--help`` output of every ``agentkit`` command.
 
-    python scripts/gen_cli_docs.py           # rewrite docs/cli.md
-    python scripts/gen_cli_docs.py --check   # exit 1 if docs/cli.md is out of date (CI)
+python scripts/gen_cli_docs.py           # rewrite docs/cli.md
+python scripts/gen_cli_docs.py --check   # exit 1 if docs/cli.md is out of date (CI)
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def render() -> str:
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     names = list(subparsers.choices)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    out = [HEADER.format(python=python, commands=", ".join(f"[`{n}`](#agentkit-{n})" for n in names))]
+    out = [
+        HEADER.format(python=python, commands=", ".join(f"[`{n}`](#agentkit-{n})" for n in names))
+    ]
     out.append("## agentkit\n\n```text\n" + parser.format_help().rstrip() + "\n```\n")
     for name, sub in subparsers.choices.items():
         out.append(f"## agentkit {name}\n\n```text\n" + sub.format_help().rstrip() + "\n```\n")
@@ -58,7 +60,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--check", action="store_true", help="fail if docs/cli.md is out of date")
     args = ap.parse_args(argv)
     text = render()

@@ -148,7 +148,7 @@ def test_invalid_call_budget_ends_the_run(settings: Settings) -> None:
 
 def test_max_steps(settings: Settings) -> None:
     notes = Notes()
-    backend = ScriptedBackend([call_text("click", x=1, y=1)] * 5)
+    backend = ScriptedBackend([call_text("click", x=i, y=1) for i in range(5)])
     agent = Agent(backend, tools=make_tools(notes), settings=settings, limits=Limits(max_steps=3))
     result = agent.run("loop forever")
     assert result.status == "limit" and result.steps == 3
@@ -278,7 +278,9 @@ def test_frames_are_observed_each_step_with_the_mode(settings: Settings) -> None
     notes = Notes()
     src = StubSource()
     backend = ScriptedBackend([call_text("click", x=10, y=10), "done"])
-    agent = Agent(backend, tools=make_tools(notes), source=src, policy="4x", settings=settings)
+    agent = Agent(
+        backend, tools=make_tools(notes), source=src, policy="4x", settings=settings, settle_timeout_s=0
+    )
     events: list = []
 
     async def go() -> None:
@@ -296,7 +298,7 @@ def test_frames_are_observed_each_step_with_the_mode(settings: Settings) -> None
     _, lines = read_run(result.trajectory_dir)
     frame = lines[0]["frames"][0]
     assert (result.trajectory_dir / frame["path"]).exists()
-    assert lines[0]["mode"] == "4x" and result.usage.visual_tokens == 2 * (812 + 9)
+    assert lines[0]["mode"] == "4x" and result.usage.visual_tokens == 3 * (812 + 9)  # step 2 sends both frames
     assert any(isinstance(e, StepFinished) for e in events)
 
 
@@ -338,3 +340,36 @@ def test_run_finished_is_last_and_concurrent_runs_are_independent(settings: Sett
     assert sorted(r.output for r in results) == ["a", "b", "c"]
     assert len({r.trajectory_dir for r in results}) == 3
     assert isinstance(RunFinished, type)
+
+
+class StillSource:
+    """A screen that never changes."""
+
+    def __init__(self) -> None:
+        self.grabs = 0
+
+    def grab(self) -> Frame:
+        self.grabs += 1
+        return Frame(Image.new("RGB", (320, 200), "gray"), "still")
+
+
+def test_same_action_on_unchanged_screen_warns_then_stops(settings: Settings) -> None:
+    notes = Notes()
+    backend = ScriptedBackend([call_text("click", x=7, y=7)] * 4)
+    agent = Agent(backend, tools=make_tools(notes), source=StillSource(), settings=settings)
+    result = agent.run("press the dead button")
+    assert result.status == "limit" and result.error.limit == "repetition"
+    assert notes.clicks == [(7, 7), (7, 7)]  # the third identical click never ran
+    warned = backend.requests[2].messages
+    tool_msgs = [m for m in warned if m.role == "tool"]
+    assert "repeated the same action" in tool_msgs[-1].text
+    assert "unchanged since your last action" in warned[-1].text
+
+
+def test_action_waits_for_the_screen_to_settle(settings: Settings) -> None:
+    notes = Notes()
+    src = StillSource()
+    backend = ScriptedBackend([call_text("click", x=1, y=2), "done"])
+    Agent(backend, tools=make_tools(notes), source=src, settings=settings).run("click")
+    # step 1 grab, then at least two grabs to see the screen settle; step 2 reuses the settled frame
+    assert src.grabs == 3

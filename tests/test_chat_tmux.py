@@ -68,11 +68,19 @@ class Terminal:
 
     def tmux(self, *args: str) -> str:
         assert TMUX is not None
-        proc = subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, env=self.env, timeout=20)
+        proc = subprocess.run(
+            [TMUX, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=20,
+        )
         return proc.stdout
 
     def start(self, command: str, cwd: Path) -> None:
-        self.tmux("new-session", "-d", "-s", "chat", "-x", "110", "-y", "45", "-c", str(cwd), command)
+        self.tmux(
+            "new-session", "-d", "-s", "chat", "-x", "110", "-y", "45", "-c", str(cwd), command
+        )
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-J", "-t", "chat", "-S", "-300")
@@ -129,7 +137,11 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
 
     long_answer = " ".join(f"word{i}" for i in range(600))
     replies = [
-        Reply(text="The image shows a **red rectangle** on a grey background.", chunk_chars=3, delay_s=0.01),
+        Reply(
+            text="The image shows a **red rectangle** on a grey background.",
+            chunk_chars=3,
+            delay_s=0.01,
+        ),
         Reply(text="I will delete it now.\n" + call_text("delete_file", path="x.txt")),
         Reply(text="Done: x.txt is deleted."),
         Reply(text=long_answer, chunk_chars=6, delay_s=0.05),  # about 5 s: cancelled long before
@@ -137,7 +149,16 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
     ]
     with LocalServer(replies=replies) as srv:
         command = shlex.join(
-            [sys.executable, "-m", "agentkit", "chat", "--base-url", srv.base_url, "--tools", "demo_tools:TOOLS"]
+            [
+                sys.executable,
+                "-m",
+                "agentkit",
+                "chat",
+                "--base-url",
+                srv.base_url,
+                "--tools",
+                "demo_tools:TOOLS",
+            ]
         )
         terminal.start(f"{command}; echo EXIT=$?; sleep 30", tmp_path)
         screen = terminal.wait_prompt(1)
@@ -189,8 +210,13 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
     assert "Traceback" not in screen
     # the image went with the first question; the tool result went back to the model
     first = bodies[0]["messages"]
-    assert any(isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"]) for m in first)
-    assert any(m["role"] == "tool" and "deleted x.txt" in json.dumps(m) for m in bodies[2]["messages"])
+    assert any(
+        isinstance(m["content"], list) and any(p.get("type") == "image_url" for p in m["content"])
+        for m in first
+    )
+    assert any(
+        m["role"] == "tool" and "deleted x.txt" in json.dumps(m) for m in bodies[2]["messages"]
+    )
     # the cancelled turn left the conversation as it was: the last question follows the tool turn
     last_user = [m for m in bodies[4]["messages"] if m["role"] == "user"]
     assert "Are you still there?" in json.dumps(last_user[-1])

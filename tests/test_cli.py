@@ -72,7 +72,9 @@ def delete_file(path: str) -> str:
 
 def make_call(**arguments: object) -> ToolCall:
     args = arguments or {"path": "notes.txt"}
-    return ToolCall("call_1_0", "delete_file", dict(args), delete_file.validate(dict(args)), delete_file)
+    return ToolCall(
+        "call_1_0", "delete_file", dict(args), delete_file.validate(dict(args)), delete_file
+    )
 
 
 class _Result:
@@ -113,7 +115,9 @@ def test_exit_code_for_status() -> None:
 
 
 def test_error_line_is_one_line_and_names_the_url() -> None:
-    exc = ServerUnavailableError("Connection refused\n  while connecting", url="http://127.0.0.1:8000/v1")
+    exc = ServerUnavailableError(
+        "Connection refused\n  while connecting", url="http://127.0.0.1:8000/v1"
+    )
     line = error_line(exc)
     assert "\n" not in line
     assert "http://127.0.0.1:8000/v1" in line
@@ -140,7 +144,18 @@ def test_report_error_debug_shows_traceback() -> None:
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("chat", "run", "serve", "doctor", "models", "tools", "capture", "report", "replay", "calibrate"):
+    for command in (
+        "chat",
+        "run",
+        "serve",
+        "doctor",
+        "models",
+        "tools",
+        "capture",
+        "report",
+        "replay",
+        "calibrate",
+    ):
         assert command in out
     assert "exit codes" in out
     assert main(["--version"]) == 0
@@ -154,7 +169,9 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2  # no command: help on stderr
 
 
-@pytest.mark.parametrize("command", ["chat", "run", "serve", "doctor", "tools", "capture", "calibrate"])
+@pytest.mark.parametrize(
+    "command", ["chat", "run", "serve", "doctor", "tools", "capture", "calibrate"]
+)
 def test_every_command_help_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -162,7 +179,9 @@ def test_every_command_help_has_examples(command: str, capsys: pytest.CaptureFix
     assert f"agentkit {command}" in out
 
 
-def test_configuration_error_is_one_line_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+def test_configuration_error_is_one_line_without_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["models", "--base-url", "ftp://nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
@@ -175,7 +194,9 @@ def test_debug_flag_shows_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Traceback" in err and "error: " in err
 
 
-def test_models_needs_a_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_needs_a_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AGENTKIT_BASE_URL", raising=False)
     monkeypatch.setenv("AGENTKIT_CONFIG", str(ROOT / "pyproject.toml.missing"))
     monkeypatch.delenv("AGENTKIT_CONFIG")
@@ -185,7 +206,11 @@ def test_models_needs_a_server(capsys: pytest.CaptureFixture[str], monkeypatch: 
 
 def test_python_dash_m_agentkit() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "agentkit", "--version"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "agentkit", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("agentkit ")
 
@@ -226,7 +251,9 @@ def test_tool_panels_plain_text() -> None:
 
 def test_tool_result_panel_cuts_long_output() -> None:
     c = console()
-    event = ToolCallFinished(1, make_call(), "\n".join(f"line {i}" for i in range(50)), None, 0.1, "ok")
+    event = ToolCallFinished(
+        1, make_call(), "\n".join(f"line {i}" for i in range(50)), None, 0.1, "ok"
+    )
     c.print(tool_result_panel(event))
     out = text_of(c)
     assert "line 7" in out and "line 8" not in out and "…" in out
@@ -234,7 +261,9 @@ def test_tool_result_panel_cuts_long_output() -> None:
 
 def test_markup_in_model_text_is_not_interpreted() -> None:
     c = console()
-    event = ToolCallFinished(1, make_call(), "[bold red]x[/] [link=file:///etc]y[/link]", None, 0.1, "ok")
+    event = ToolCallFinished(
+        1, make_call(), "[bold red]x[/] [link=file:///etc]y[/link]", None, 0.1, "ok"
+    )
     c.print(tool_result_panel(event))
     assert "[bold red]x[/]" in text_of(c)
 
@@ -245,7 +274,9 @@ def test_chat_renderer_draws_a_turn() -> None:
     c = console()
     r = ChatRenderer(c)
     call = make_call()
-    result = RunResult("r1", "completed", output="Done.", text="Done.", steps=2, usage=Usage(100, 20, 64, 2))
+    result = RunResult(
+        "r1", "completed", output="Done.", text="Done.", steps=2, usage=Usage(100, 20, 64, 2)
+    )
     events = [
         RunStarted("r1", "task", Path("runs/r1")),
         StepStarted(1, "16x", None, "default", 64, ("step1-0",)),
@@ -277,7 +308,9 @@ def test_chat_renderer_failed_and_cancelled() -> None:
     c = console()
     r = ChatRenderer(c)
     r.handle(ModelTextDelta(1, "partial"))
-    r.handle(ToolCallRejected(1, UnknownToolError("no tool named 'clik'; tools: click", tool="clik")))
+    r.handle(
+        ToolCallRejected(1, UnknownToolError("no tool named 'clik'; tools: click", tool="clik"))
+    )
     r.handle(Retry(1, "ServerError", "the model turn was interrupted"))
     err = ServerUnavailableError("Could not reach vLLM", url="http://127.0.0.1:9/v1")
     r.handle(RunFinished(RunResult("r", "failed", error=err)))
@@ -326,7 +359,9 @@ def test_progress_renderer_lines() -> None:
 
 def test_usage_table() -> None:
     c = console()
-    c.print(usage_table(Usage(1234, 56, 578, 3), seconds=4.25, turns=2, last=Usage(600, 20, 289, 1)))
+    c.print(
+        usage_table(Usage(1234, 56, 578, 3), seconds=4.25, turns=2, last=Usage(600, 20, 289, 1))
+    )
     out = text_of(c)
     assert "1,234" in out and "578" in out and "4.2 s" in out and "last turn" in out
 
@@ -337,8 +372,16 @@ def test_usage_table() -> None:
 def test_transcript_round_trip(tmp_path: Path) -> None:
     messages = [
         Message("system", "be brief"),
-        Message("user", [TextPart("what is this?"), ImagePart(b"\x89PNG...", "image/png", 4, 3, frame_id="input-0")]),
-        Message("assistant", "deleting", tool_calls=[FunctionCall("c1", "delete_file", {"path": "a"})]),
+        Message(
+            "user",
+            [
+                TextPart("what is this?"),
+                ImagePart(b"\x89PNG...", "image/png", 4, 3, frame_id="input-0"),
+            ],
+        ),
+        Message(
+            "assistant", "deleting", tool_calls=[FunctionCall("c1", "delete_file", {"path": "a"})]
+        ),
         Message("tool", "deleted a", tool_call_id="c1", name="delete_file"),
     ]
     path = save_transcript(tmp_path / "sub" / "chat.json", messages, mode="4x")
@@ -363,7 +406,9 @@ def test_transcript_rejects_other_files(tmp_path: Path) -> None:
 
 
 def test_serve_print_shows_the_vllm_command(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--print", "--port", "8123", "--", "--gpu-memory-utilization", "0.8"]) == 0
+    assert (
+        main(["serve", "--print", "--port", "8123", "--", "--gpu-memory-utilization", "0.8"]) == 0
+    )
     line = capsys.readouterr().out.strip()
     assert "serve openbmb/MiniCPM-V-4.6 --trust-remote-code" in line
     for flag in (
@@ -386,7 +431,9 @@ def test_serve_builds_an_argv_list() -> None:
     assert argv[argv.index("--default-chat-template-kwargs") + 1] == '{"enable_thinking": false}'
 
 
-def test_serve_without_vllm_says_how_to_install(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_without_vllm_says_how_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import agentkit.cli.serve as serve
 
     monkeypatch.setattr(serve, "_vllm_prefix", lambda: None)
@@ -395,7 +442,9 @@ def test_serve_without_vllm_says_how_to_install(capsys: pytest.CaptureFixture[st
     assert "pip install 'agentkit[vllm]'" in err and "Traceback" not in err
 
 
-def test_serve_waits_for_health_with_a_fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_waits_for_health_with_a_fake_vllm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A stand-in `vllm` (a tiny HTTP server) proves the argv, the /health wait and the ready line."""
     import socket
 
@@ -436,7 +485,9 @@ def test_serve_waits_for_health_with_a_fake_vllm(tmp_path: Path, monkeypatch: py
 
 
 def _load_generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("gen_cli_docs", ROOT / "scripts" / "gen_cli_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_cli_docs", ROOT / "scripts" / "gen_cli_docs.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -448,7 +499,11 @@ def test_docs_cli_md_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
     made_with = doc.split("(Python ", 1)[1].split(")", 1)[0]
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     if made_with != here:
-        pytest.skip(f"docs/cli.md was generated with Python {made_with}; argparse output differs between versions")
+        pytest.skip(
+            f"docs/cli.md was generated with Python {made_with}; argparse output differs between versions"
+        )
     monkeypatch.setenv("COLUMNS", "100")
     generator = _load_generator()
-    assert generator.render() == doc, "docs/cli.md is out of date: run python scripts/gen_cli_docs.py"
+    assert generator.render() == doc, (
+        "docs/cli.md is out of date: run python scripts/gen_cli_docs.py"
+    )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +54,11 @@ DEMO_TOOLS = textwrap.dedent(
 def call_text(name: str, /, **params: object) -> str:
     lines = ["<tool_call>", f"<function={name}>"]
     for key, value in params.items():
-        lines += [f"<parameter={key}>", value if isinstance(value, str) else json.dumps(value), "</parameter>"]
+        lines += [
+            f"<parameter={key}>",
+            value if isinstance(value, str) else json.dumps(value),
+            "</parameter>",
+        ]
     return "\n".join([*lines, "</function>", "</tool_call>"])
 
 
@@ -80,7 +86,13 @@ def env_for(workdir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def agentkit(workdir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def agentkit(
+    workdir: Path,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agentkit", *args],
         capture_output=True,
@@ -151,7 +163,12 @@ def test_run_json_dry_run_and_limit(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["status"] == "completed" and summary["output"] == "Deleted (dry run)."
-    steps = [json.loads(x) for x in (Path(workdir / summary["trajectory_dir"]) / "steps.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(x)
+        for x in (Path(workdir / summary["trajectory_dir"]) / "steps.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     assert steps[0]["calls"][0]["status"] == "dry_run"
 
     with LocalServer(replies=[delete, delete]) as srv:
@@ -165,7 +182,9 @@ def test_run_json_dry_run_and_limit(workdir: Path) -> None:
 
 
 def test_run_refuses_destructive_without_a_terminal(workdir: Path) -> None:
-    with LocalServer(replies=[Reply(text=call_text("delete_file", path="a.txt")), Reply(text="It was refused.")]) as srv:
+    with LocalServer(
+        replies=[Reply(text=call_text("delete_file", path="a.txt")), Reply(text="It was refused.")]
+    ) as srv:
         proc = agentkit(
             workdir, "run", "Delete a.txt", "--base-url", srv.base_url, "--source", "none", "--tools", "demo_tools:TOOLS",
         )  # fmt: skip
@@ -175,7 +194,9 @@ def test_run_refuses_destructive_without_a_terminal(workdir: Path) -> None:
 
 def test_run_with_the_server_down_names_the_url(workdir: Path, closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}/v1"
-    proc = agentkit(workdir, "run", "hello", "--base-url", url, "--source", "none", "--tools", "none")
+    proc = agentkit(
+        workdir, "run", "hello", "--base-url", url, "--source", "none", "--tools", "none"
+    )
     assert proc.returncode == 3
     errors = error_lines(proc.stderr)
     assert len(errors) == 1 and f"127.0.0.1:{closed_port}" in errors[0]
@@ -185,8 +206,49 @@ def test_run_with_the_server_down_names_the_url(workdir: Path, closed_port: int)
 def test_run_bad_arguments_exit_2(workdir: Path) -> None:
     proc = agentkit(workdir, "run", "x", "--base-url", "http://127.0.0.1:9/v1", "--source", "image")
     assert proc.returncode == 2 and "--image" in proc.stderr
-    proc = agentkit(workdir, "run", "x", "--base-url", "http://127.0.0.1:9/v1", "--tools", "no_such_pack")
+    proc = agentkit(
+        workdir, "run", "x", "--base-url", "http://127.0.0.1:9/v1", "--tools", "no_such_pack"
+    )
     assert proc.returncode == 2 and "no_such_pack" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_ctrl_c_stops_cleanly(workdir: Path) -> None:
+    slow = Reply(text="word " * 400, chunk_chars=4, delay_s=0.05)  # about 5 s of streaming
+    with LocalServer(replies=[slow]) as srv:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentkit",
+                "run",
+                "Say a lot",
+                "--base-url",
+                srv.base_url,
+                "--source",
+                "none",
+                "--tools",
+                "none",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=workdir,
+            env=env_for(workdir),
+        )
+        deadline = time.monotonic() + 20
+        while not srv.chat_requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - started
+    assert proc.returncode == 130, err
+    assert "stopping" in err and "Traceback" not in err
+    assert took < 3.0  # well before the 5 s reply would have ended
+    line = [x for x in err.splitlines() if x.startswith("trajectory: ")][-1]
+    meta = json.loads((workdir / line.split(": ", 1)[1] / "run.json").read_text())
+    assert meta["status"] == "stopped"
 
 
 @pytest.mark.xvfb
@@ -213,7 +275,15 @@ def test_run_on_xvfb_screen(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "Done."
     assert "1 frame(s)" in proc.stderr
-    assert sum(p.get("type") == "image_url" for m in bodies[0]["messages"] if isinstance(m["content"], list) for p in m["content"]) == 1
+    assert (
+        sum(
+            p.get("type") == "image_url"
+            for m in bodies[0]["messages"]
+            if isinstance(m["content"], list)
+            for p in m["content"]
+        )
+        == 1
+    )
 
 
 # ----------------------------------------------------------------------------- chat without a terminal
@@ -227,7 +297,9 @@ def test_chat_piped_multi_turn(workdir: Path) -> None:
     ]
     script = "/image shot.png\nWhat is this?\nDelete x.txt\ny\n/usage\n/save conv.json\n/tool delete_file off\n/mode 4x\n/quit\n"
     with LocalServer(replies=replies) as srv:
-        proc = agentkit(workdir, "chat", "--base-url", srv.base_url, "--tools", "demo_tools:TOOLS", stdin=script)
+        proc = agentkit(
+            workdir, "chat", "--base-url", srv.base_url, "--tools", "demo_tools:TOOLS", stdin=script
+        )
         bodies = srv.chat_requests
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -239,14 +311,23 @@ def test_chat_piped_multi_turn(workdir: Path) -> None:
     assert "prompt tokens" in out
     assert "delete_file: off" in out and "mode: 4x" in out
     # the second question was sent with the first exchange as history
-    texts = [m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"]) for m in bodies[1]["messages"]]
-    assert any("What is this?" in t for t in texts) and any("A red **rectangle** on grey." in t for t in texts)
+    texts = [
+        m["content"]
+        if isinstance(m["content"], str)
+        else " ".join(p.get("text", "") for p in m["content"])
+        for m in bodies[1]["messages"]
+    ]
+    assert any("What is this?" in t for t in texts) and any(
+        "A red **rectangle** on grey." in t for t in texts
+    )
     saved = json.loads((workdir / "conv.json").read_text())
     assert saved["format"] == "agentkit-chat/1" and len(saved["messages"]) >= 6
 
 
 def test_chat_server_down_one_line(workdir: Path, closed_port: int) -> None:
-    proc = agentkit(workdir, "chat", "--base-url", f"http://127.0.0.1:{closed_port}/v1", stdin="hello\n")
+    proc = agentkit(
+        workdir, "chat", "--base-url", f"http://127.0.0.1:{closed_port}/v1", stdin="hello\n"
+    )
     assert proc.returncode == 3
     assert len(error_lines(proc.stderr)) == 1 and str(closed_port) in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -285,7 +366,9 @@ def test_doctor_against_local_server(workdir: Path) -> None:
 
 
 def test_doctor_table_and_failure(workdir: Path, closed_port: int) -> None:
-    proc = agentkit(workdir, "doctor", "--base-url", f"http://127.0.0.1:{closed_port}/v1", "--no-capture")
+    proc = agentkit(
+        workdir, "doctor", "--base-url", f"http://127.0.0.1:{closed_port}/v1", "--no-capture"
+    )
     assert proc.returncode == 1
     out = " ".join(proc.stdout.split())
     assert "server reachable" in out and "FAIL" in out and "agentkit serve" in out
@@ -317,7 +400,18 @@ def test_capture_on_xvfb(workdir: Path) -> None:
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     try:
-        proc = agentkit(workdir, "capture", "-o", "frame.png", "--region", "0", "0", "640", "480", env=env_for(workdir, DISPLAY=display.name))
+        proc = agentkit(
+            workdir,
+            "capture",
+            "-o",
+            "frame.png",
+            "--region",
+            "0",
+            "0",
+            "640",
+            "480",
+            env=env_for(workdir, DISPLAY=display.name),
+        )
     finally:
         ctx.__exit__(None, None, None)
     assert proc.returncode == 0, proc.stderr
@@ -325,4 +419,5 @@ def test_capture_on_xvfb(workdir: Path) -> None:
     assert "640x480" in proc.stderr and "at 16x" in proc.stderr
     from PIL import Image
 
-    assert Image.open(workdir / "frame.png").size == (640, 480)
+    with Image.open(workdir / "frame.png") as im:
+        assert im.size == (640, 480)

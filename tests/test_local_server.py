@@ -81,7 +81,9 @@ async def make() -> AsyncIterator[Any]:
     servers: list[LocalServer] = []
     backends: list[OpenAICompatBackend] = []
 
-    def factory(*replies: Any, backend_kw: dict[str, Any] | None = None, **server_kw: Any) -> tuple[LocalServer, OpenAICompatBackend]:
+    def factory(
+        *replies: Any, backend_kw: dict[str, Any] | None = None, **server_kw: Any
+    ) -> tuple[LocalServer, OpenAICompatBackend]:
         srv = LocalServer(list(replies), **server_kw).start()
         servers.append(srv)
         kw = {"retry_backoff_s": 0.001, "first_token_timeout_s": 2.0, "idle_timeout_s": 2.0}
@@ -129,7 +131,14 @@ async def test_scripted_text_streams_in_small_deltas(make: Any) -> None:
 
 
 async def test_reasoning_usage_override_and_per_chunk_delay(make: Any) -> None:
-    srv, b = make(Reply(text="ok", reasoning="hmm", usage={"prompt_tokens": 7, "completion_tokens": 2}, delay_s=0.02))
+    srv, b = make(
+        Reply(
+            text="ok",
+            reasoning="hmm",
+            usage={"prompt_tokens": 7, "completion_tokens": 2},
+            delay_s=0.02,
+        )
+    )
     start = time.monotonic()
     final = await complete(b, request())
     assert time.monotonic() - start >= 0.1  # 6 events, each after 20 ms
@@ -153,7 +162,11 @@ async def test_function_model_push_and_script_exhaustion(make: Any) -> None:
 
     srv, b = make("one", backend_kw={"max_retries": 0})
     srv.push(Reply(text="pushed"), lambda body: "from a callable")
-    assert [(await complete(b, request())).text for _ in range(3)] == ["one", "pushed", "from a callable"]
+    assert [(await complete(b, request())).text for _ in range(3)] == [
+        "one",
+        "pushed",
+        "from a callable",
+    ]
     with pytest.raises(ServerError, match=NO_REPLY_LEFT):
         await complete(b, request())
 
@@ -175,7 +188,9 @@ async def test_server_parsed_tool_calls_are_lax_like_vllm(make: Any) -> None:
     message = data["choices"][0]["message"]
     assert message["content"] == "I will click.\n"
     assert json.loads(message["tool_calls"][0]["function"]["arguments"])["x"] == 12
-    assert data["choices"][0]["finish_reason"] == "tool_calls" and data["usage"]["prompt_tokens"] > 0
+    assert (
+        data["choices"][0]["finish_reason"] == "tool_calls" and data["usage"]["prompt_tokens"] > 0
+    )
 
 
 def test_lax_parser_keeps_vllm_defects() -> None:
@@ -187,7 +202,10 @@ def test_lax_parser_keeps_vllm_defects() -> None:
     result = parse_lax(text, TOOLS)
     assert [c.name for c in result.calls] == ["nope", "click"]  # unknown names are kept
     assert result.calls[0].arguments == {"a": "1"}  # no schema: stays a string
-    assert result.calls[1].arguments == {"x": 2, "opts": "{'a': 1}"}  # last wins; repr dict stays text
+    assert result.calls[1].arguments == {
+        "x": 2,
+        "opts": "{'a': 1}",
+    }  # last wins; repr dict stays text
     assert coerce("1_000", {"type": "integer"}) == 1000
     assert coerce("yes", {"type": "boolean"}) == "yes"
     assert coerce("0", {"type": "boolean"}) is False
@@ -242,7 +260,9 @@ async def test_usage_counts_images_by_mode(make: Any) -> None:
 
 
 async def test_usage_function_is_overridable(make: Any) -> None:
-    srv, b = make("x", usage_fn=lambda body, text: {"prompt_tokens": 42, "completion_tokens": len(text)})
+    srv, b = make(
+        "x", usage_fn=lambda body, text: {"prompt_tokens": 42, "completion_tokens": len(text)}
+    )
     final = await complete(b, request())
     assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (42, 1)
 
@@ -304,7 +324,11 @@ async def test_max_model_len_is_enforced_before_taking_a_reply(make: Any) -> Non
     srv, b = make("fits", max_model_len=300)
     with pytest.raises(ContextLengthError) as info:
         await complete(b, request("word " * 400, max_tokens=10))
-    assert info.value.max_model_len == 300 and info.value.prompt_tokens and info.value.prompt_tokens > 300
+    assert (
+        info.value.max_model_len == 300
+        and info.value.prompt_tokens
+        and info.value.prompt_tokens > 300
+    )
     assert (await complete(b, request("short", max_tokens=10))).text == "fits"
 
 
@@ -319,7 +343,11 @@ async def test_hang_hits_the_first_token_deadline(make: Any) -> None:
 
 
 async def test_stall_hits_the_idle_deadline_and_a_short_stall_recovers(make: Any) -> None:
-    srv, b = make(Stall(after_chunks=2), Stall(after_chunks=2, seconds=0.05), backend_kw={"idle_timeout_s": 0.2})
+    srv, b = make(
+        Stall(after_chunks=2),
+        Stall(after_chunks=2, seconds=0.05),
+        backend_kw={"idle_timeout_s": 0.2},
+    )
     deltas: list[str] = []
     with pytest.raises(BackendTimeoutError) as info:
         async for item in b.stream(request()):

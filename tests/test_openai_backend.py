@@ -46,9 +46,17 @@ CLICK = {
 Handler = Callable[[httpx.Request], Any]
 
 
-def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any
+) -> dict[str, Any]:
     choice = {"index": 0, "delta": delta or {}, "finish_reason": finish}
-    return {"id": "c", "object": "chat.completion.chunk", "model": MODEL, "choices": [choice], **extra}
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "model": MODEL,
+        "choices": [choice],
+        **extra,
+    }
 
 
 def sse(*events: Any, done: bool = True) -> bytes:
@@ -62,7 +70,9 @@ def stream_response(body: bytes | AsyncIterator[bytes]) -> httpx.Response:
 
 def ok_stream(text: str = "ok") -> httpx.Response:
     return stream_response(
-        sse(chunk({"role": "assistant", "content": ""}), chunk({"content": text}), chunk({}, "stop"))
+        sse(
+            chunk({"role": "assistant", "content": ""}), chunk({"content": text}), chunk({}, "stop")
+        )
     )
 
 
@@ -76,7 +86,9 @@ class Recorder:
 
     @property
     def chats(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests if r.url.path.endswith("/chat/completions")]
+        return [
+            json.loads(r.content) for r in self.requests if r.url.path.endswith("/chat/completions")
+        ]
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -105,13 +117,17 @@ async def run(handler: Handler, request: ModelRequest | None = None, **kw: Any) 
         return await complete(b, request or ModelRequest(messages=[Message("user", "hi")]))
 
 
-async def run_error(handler: Handler, request: ModelRequest | None = None, **kw: Any) -> BaseException:
+async def run_error(
+    handler: Handler, request: ModelRequest | None = None, **kw: Any
+) -> BaseException:
     with pytest.raises(Exception) as info:
         await run(handler, request, **kw)
     return info.value
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     body = {"error": {"message": message, "type": "X", "param": None, "code": status}}
     return httpx.Response(status, json=body, headers=headers)
 
@@ -163,7 +179,9 @@ async def test_4x_mode_and_max_slice_nums_only_when_safe() -> None:
         assert body["mm_processor_kwargs"] == {"downsample_mode": "4x"}
     assert [r.url.path for r in rec.requests].count("/version") == 1  # probed once, cached
 
-    rec = Recorder(ok_stream(), routes={"/version": httpx.Response(200, json={"version": "0.33.1"})})
+    rec = Recorder(
+        ok_stream(), routes={"/version": httpx.Response(200, json={"version": "0.33.1"})}
+    )
     await run(rec, req)
     assert rec.chats[0]["mm_processor_kwargs"] == {"downsample_mode": "4x", "max_slice_nums": 36}
 
@@ -197,22 +215,30 @@ async def test_prompt_tool_mode_renders_tools_into_the_system_message() -> None:
     rec = Recorder(ok_stream(), ok_stream())
     with_system = [Message("system", "Be brief."), Message("user", "hi")]
     await run(rec, ModelRequest(messages=with_system, tools=[CLICK]), tool_mode="prompt")
-    await run(rec, ModelRequest(messages=[Message("user", "hi")], tools=[CLICK]), tool_mode="prompt")
+    await run(
+        rec, ModelRequest(messages=[Message("user", "hi")], tools=[CLICK]), tool_mode="prompt"
+    )
     first, second = rec.chats
     for body in (first, second):
         assert "tools" not in body and "tool_choice" not in body
         system = body["messages"][0]
         assert system["role"] == "system"
         text = system["content"]
-        assert text.startswith("# Tools\n\nYou have access to the following functions:\n\n<tools>\n")
+        assert text.startswith(
+            "# Tools\n\nYou have access to the following functions:\n\n<tools>\n"
+        )
         assert "\n" + json.dumps(CLICK, ensure_ascii=False) + "\n</tools>" in text
-        assert "<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>" in text
+        assert (
+            "<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>" in text
+        )
     assert first["messages"][0]["content"].endswith("</IMPORTANT>\n\nBe brief.")
     assert second["messages"][0]["content"].endswith("</IMPORTANT>")
     assert render_tools_prompt([CLICK], "  x  ").endswith("\n\nx")
 
 
-async def test_openai_api_key_from_the_environment_is_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_openai_api_key_from_the_environment_is_never_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-real-openai-key")
     rec = Recorder(ok_stream())
     await run(rec)
@@ -236,13 +262,34 @@ async def test_stream_assembly_of_text_reasoning_tool_calls_and_usage() -> None:
         chunk({"reasoning": "think"}),
         chunk({"content": "Clicking "}),
         chunk({"content": "now."}),
-        chunk({"tool_calls": [{"index": 0, "id": "t0", "type": "function", "function": {"name": "click", "arguments": ""}}]}),
-        chunk({"tool_calls": [{"index": 1, "id": "t1", "function": {"name": "type", "arguments": '{"text"'}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "t0",
+                        "type": "function",
+                        "function": {"name": "click", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "t1", "function": {"name": "type", "arguments": '{"text"'}}
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x": '}}]}),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": "5}"}}]}),
         chunk({"tool_calls": [{"index": 1, "function": {"arguments": ': "hi"}'}}]}),
         chunk({}, "tool_calls"),
-        {"id": "c", "choices": [], "usage": {"prompt_tokens": 70, "completion_tokens": 9, "total_tokens": 79}},
+        {
+            "id": "c",
+            "choices": [],
+            "usage": {"prompt_tokens": 70, "completion_tokens": 9, "total_tokens": 79},
+        },
     )
     b, client = backend(Recorder(stream_response(body)))
     items = []
@@ -259,7 +306,11 @@ async def test_stream_assembly_of_text_reasoning_tool_calls_and_usage() -> None:
         ("t1", "type", '{"text": "hi"}'),
     ]
     assert final.finish_reason == "tool_calls"
-    assert (final.usage.prompt_tokens, final.usage.completion_tokens, final.usage.requests) == (70, 9, 1)
+    assert (final.usage.prompt_tokens, final.usage.completion_tokens, final.usage.requests) == (
+        70,
+        9,
+        1,
+    )
     assert final.model == MODEL and final.attempts == 1
     assert final.first_token_s is not None and final.duration_s >= final.first_token_s
 
@@ -267,8 +318,20 @@ async def test_stream_assembly_of_text_reasoning_tool_calls_and_usage() -> None:
 async def test_invalid_json_arguments_are_passed_on_verbatim() -> None:
     bad = '{"x": 5,,'
     body = sse(
-        chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "click", "arguments": bad}}]}),
-        chunk({"tool_calls": [{"index": 1, "id": "b", "function": {"name": "click", "arguments": bad}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "a", "function": {"name": "click", "arguments": bad}}
+                ]
+            }
+        ),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "b", "function": {"name": "click", "arguments": bad}}
+                ]
+            }
+        ),
         chunk({}, "tool_calls"),
     )
     final = await run(Recorder(stream_response(body)))
@@ -277,7 +340,13 @@ async def test_invalid_json_arguments_are_passed_on_verbatim() -> None:
 
 async def test_a_non_streamed_json_completion_is_accepted() -> None:
     completion = {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "whole"},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 1},
     }
     final = await run(Recorder(httpx.Response(200, json=completion)))
@@ -299,7 +368,10 @@ async def test_401_is_an_authentication_error_without_the_key() -> None:
 
 async def test_404_lists_the_served_models() -> None:
     models = {"object": "list", "data": [{"id": "other/model", "object": "model"}]}
-    rec = Recorder(error_response(404, "The model `x` does not exist."), routes={"/v1/models": httpx.Response(200, json=models)})
+    rec = Recorder(
+        error_response(404, "The model `x` does not exist."),
+        routes={"/v1/models": httpx.Response(200, json=models)},
+    )
     err = await run_error(rec)
     assert isinstance(err, ModelNotFoundError)
     assert err.available == ["other/model"]
@@ -309,13 +381,31 @@ async def test_404_lists_the_served_models() -> None:
 @pytest.mark.parametrize(
     ("message", "prompt", "limit"),
     [
-        ("This model's maximum context length is 8192 tokens. However, your request has 9001 input tokens. Please reduce the length of the input messages.", 9001, 8192),
-        ("'max_tokens' or 'max_completion_tokens' is too large: 1024. This model's maximum context length is 8192 tokens and your request has 7500 input tokens (1024 > 8192 - 7500).", 7500, 8192),
-        ("This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the completion).", 4000, 4096),
-        ("The decoder prompt (length 9500) is longer than the maximum model length of 8192. Make sure that `max_model_len` is no smaller than the number of text tokens plus multimodal tokens.", 9500, 8192),
+        (
+            "This model's maximum context length is 8192 tokens. However, your request has 9001 input tokens. Please reduce the length of the input messages.",
+            9001,
+            8192,
+        ),
+        (
+            "'max_tokens' or 'max_completion_tokens' is too large: 1024. This model's maximum context length is 8192 tokens and your request has 7500 input tokens (1024 > 8192 - 7500).",
+            7500,
+            8192,
+        ),
+        (
+            "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (4000 in the messages, 1000 in the completion).",
+            4000,
+            4096,
+        ),
+        (
+            "The decoder prompt (length 9500) is longer than the maximum model length of 8192. Make sure that `max_model_len` is no smaller than the number of text tokens plus multimodal tokens.",
+            9500,
+            8192,
+        ),
     ],
 )
-async def test_context_length_400_carries_the_numbers(message: str, prompt: int, limit: int) -> None:
+async def test_context_length_400_carries_the_numbers(
+    message: str, prompt: int, limit: int
+) -> None:
     rec = Recorder(error_response(400, message))
     err = await run_error(rec)
     assert isinstance(err, ContextLengthError)
@@ -383,17 +473,27 @@ async def test_connection_refused_names_the_url_and_the_fix() -> None:
 
 async def test_html_body_is_a_protocol_error_with_a_capped_excerpt() -> None:
     page = "<html><body>" + "x" * 5000 + "</body></html>"
-    err = await run_error(Recorder(httpx.Response(200, text=page, headers={"content-type": "text/html"})))
+    err = await run_error(
+        Recorder(httpx.Response(200, text=page, headers={"content-type": "text/html"}))
+    )
     assert isinstance(err, ProtocolError) and "<html>" in str(err)
     assert len(str(err)) < 700
     err = await run_error(Recorder(stream_response(b"data: <html>oops</html>\n\n")))
     assert isinstance(err, ProtocolError) and "not a JSON object" in str(err)
-    err = await run_error(Recorder(httpx.Response(502, text=page, headers={"content-type": "text/html"})), max_retries=0)
+    err = await run_error(
+        Recorder(httpx.Response(502, text=page, headers={"content-type": "text/html"})),
+        max_retries=0,
+    )
     assert isinstance(err, ServerError) and "HTML" in str(err) and len(str(err)) < 700
 
 
 async def test_in_band_error_events_are_typed() -> None:
-    event = {"error": {"message": "This model's maximum context length is 100 tokens. However, your request has 120 input tokens.", "code": 400}}
+    event = {
+        "error": {
+            "message": "This model's maximum context length is 100 tokens. However, your request has 120 input tokens.",
+            "code": 400,
+        }
+    }
     err = await run_error(Recorder(stream_response(sse(chunk({"content": "a"}), event))))
     assert isinstance(err, ContextLengthError) and err.prompt_tokens == 120
     event = {"error": {"message": "engine died", "code": 500}}
@@ -408,7 +508,9 @@ async def test_in_band_error_events_are_typed() -> None:
         ([chunk({"content": "a"}), chunk({}, "stop")], False, "[DONE]"),
     ],
 )
-async def test_stream_without_finish_reason_or_done_is_interrupted(events: list[Any], done: bool, missing: str) -> None:
+async def test_stream_without_finish_reason_or_done_is_interrupted(
+    events: list[Any], done: bool, missing: str
+) -> None:
     rec = Recorder(stream_response(sse(*events, done=done)))
     err = await run_error(rec)
     assert isinstance(err, StreamInterruptedError) and missing in str(err)
@@ -432,7 +534,10 @@ async def test_cut_after_text_is_not_retried_but_before_text_is() -> None:
     assert seen == ["partial"] and len(rec.chats) == 1
     assert isinstance(info.value.__cause__, httpx.ReadError)
 
-    rec = Recorder(stream_response(cut_after(sse(chunk({"role": "assistant"}), done=False))), ok_stream("again"))
+    rec = Recorder(
+        stream_response(cut_after(sse(chunk({"role": "assistant"}), done=False))),
+        ok_stream("again"),
+    )
     final = await run(rec)
     assert (final.text, final.attempts) == ("again", 2)
 
@@ -463,7 +568,9 @@ async def test_idle_deadline_and_total_deadline() -> None:
     start = time.monotonic()
     err = await run_error(Recorder(stream_response(stalling())), idle_timeout_s=0.2)
     assert isinstance(err, BackendTimeoutError) and err.phase == "idle"
-    err = await run_error(Recorder(stream_response(stalling())), idle_timeout_s=3, total_timeout_s=0.2)
+    err = await run_error(
+        Recorder(stream_response(stalling())), idle_timeout_s=3, total_timeout_s=0.2
+    )
     assert isinstance(err, BackendTimeoutError) and err.phase == "total"
     assert time.monotonic() - start < 1.5
 
@@ -497,7 +604,9 @@ async def test_closing_the_stream_early_closes_the_response() -> None:
 
 async def test_wait_until_ready_polls_health_then_models() -> None:
     health = iter([httpx.Response(503), httpx.Response(503), httpx.Response(200)])
-    models = httpx.Response(200, json={"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+    models = httpx.Response(
+        200, json={"object": "list", "data": [{"id": MODEL, "object": "model"}]}
+    )
     rec = Recorder(routes={"/health": lambda: next(health), "/v1/models": lambda: models})
     b, client = backend(rec)
     async with client:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def _noop(arguments: dict[str, Any]) -> None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def toolset(fixture: str) -> ToolSet:
     specs = json.loads((CORPUS / "tools.json").read_text(encoding="utf-8"))[fixture]
     return ToolSet(
@@ -65,7 +65,10 @@ def _run(case: dict[str, Any], chunks: list[str]) -> tuple[ParseResult, list[Any
 
 
 def _digest(result: ParseResult) -> dict[str, Any]:
-    return result.summary()
+    digest = result.summary()
+    digest["raw"] = [e.raw for e in result.errors]
+    digest["ids"] = [c.id for c in result.calls]
+    return digest
 
 
 def _random_chunks(text: str, rng: random.Random) -> list[str]:
@@ -80,10 +83,13 @@ def _random_chunks(text: str, rng: random.Random) -> list[str]:
 
 
 def _check_events(result: ParseResult, events: list[Any]) -> None:
+    """Events streamed by feed() are a prefix of the result (finish() settles the rest)."""
     text = "".join(e.text for e in events if isinstance(e, TextChunk))
-    assert text == result.text, "TextChunk events do not add up to ParseResult.text"
-    assert [e.call for e in events if isinstance(e, CallParsed)] == result.calls
-    assert [e.error for e in events if isinstance(e, CallRejected)] == result.errors
+    assert result.text.startswith(text), "TextChunk events are not a prefix of ParseResult.text"
+    calls = [e.call for e in events if isinstance(e, CallParsed)]
+    assert calls == result.calls[: len(calls)]
+    errors = [e.error for e in events if isinstance(e, CallRejected)]
+    assert errors == result.errors[: len(errors)]
 
 
 def _check_expected(case: dict[str, Any], result: ParseResult) -> None:
@@ -108,8 +114,18 @@ def test_corpus_size() -> None:
     classes = {c["class"] for c in CASES}
     assert len(CASES) >= MIN_CASES, f"only {len(CASES)} corpus cases"
     assert {
-        "envelope", "names", "parameters", "types", "markup", "placement", "truncation",
-        "streaming", "size", "unicode", "dangerous", "valid",
+        "envelope",
+        "names",
+        "parameters",
+        "types",
+        "markup",
+        "placement",
+        "truncation",
+        "streaming",
+        "size",
+        "unicode",
+        "dangerous",
+        "valid",
     } <= classes
     ids = [c["id"] for c in CASES]
     assert len(ids) == len(set(ids))

@@ -54,7 +54,9 @@ def test_config_file_from_env_var_and_default_location(tmp_path: Path) -> None:
     assert Settings.resolve(env={"HOME": str(tmp_path / "home")}).model == "home"
     # An explicit path beats AGENTKIT_CONFIG.
     other = write(tmp_path / "other.toml", 'model = "explicit"\n')
-    assert Settings.resolve(env={"AGENTKIT_CONFIG": str(named)}, config_path=other).model == "explicit"
+    assert (
+        Settings.resolve(env={"AGENTKIT_CONFIG": str(named)}, config_path=other).model == "explicit"
+    )
 
 
 def test_env_values_are_typed() -> None:
@@ -97,8 +99,10 @@ def test_bad_env_values_name_the_variable(env: dict[str, str], needle: str) -> N
 
 
 def test_bad_config_file_values_name_the_file(tmp_path: Path) -> None:
-    cfg = write(tmp_path / "c.toml", "max_tokens = \"lots\"\n")
-    with pytest.raises(ConfigurationError, match=r"c\.toml: max_tokens='lots': expected an integer"):
+    cfg = write(tmp_path / "c.toml", 'max_tokens = "lots"\n')
+    with pytest.raises(
+        ConfigurationError, match=r"c\.toml: max_tokens='lots': expected an integer"
+    ):
         Settings.resolve(env={}, config_path=cfg)
     typo = write(tmp_path / "t.toml", "modell = 'x'\n")
     with pytest.raises(ConfigurationError, match="did you mean 'model'"):

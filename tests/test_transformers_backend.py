@@ -343,3 +343,46 @@ def test_import_agentkit_imports_no_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_default_model_name_loads_offline_from_the_hf_cache(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The embedded default finds weights in the Hugging Face cache, with no hub access."""
+    import os
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--openbmb--MiniCPM-V-4.6" / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_model_dir, snapshot)
+    refs = tmp_path / "hub" / "models--openbmb--MiniCPM-V-4.6" / "refs"
+    refs.mkdir()
+    (refs / "main").write_text("0123abcd")
+    code = (
+        "import asyncio\n"
+        "from agentkit.backends._base import ModelRequest, complete\n"
+        "from agentkit.backends._select import default_backend, local_checkpoint\n"
+        "from agentkit.backends.transformers_backend import TransformersBackend\n"
+        "from agentkit.messages import Message\n"
+        "from agentkit.settings import Settings\n"
+        f"assert local_checkpoint('openbmb/MiniCPM-V-4.6') == {str(snapshot)!r}\n"
+        "backend = default_backend(Settings(model='openbmb/MiniCPM-V-4.6'))\n"
+        "assert isinstance(backend, TransformersBackend), backend\n"
+        "request = ModelRequest(messages=[Message('user', 'hi')], max_tokens=3)\n"
+        "final = asyncio.run(complete(backend, request))\n"
+        "assert final.usage.prompt_tokens > 0 and 1 <= final.usage.completion_tokens <= 3\n"
+        "print('ok')\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "HF_", "HUGGINGFACE"))
+    }
+    env.update(
+        HF_HUB_CACHE=str(tmp_path / "hub"),
+        HF_HUB_OFFLINE="1",
+        AGENTKIT_CONFIG=str(tmp_path / "none.toml"),
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"

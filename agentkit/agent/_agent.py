@@ -54,6 +54,8 @@ class Agent(Generic[OutputT]):
         settings: resolved settings (``Settings.resolve()`` when omitted).
         trajectory_dir: where run directories go (default: ``settings.trajectory_dir``).
         deps: any object your tools need, handed to them as ``RunContext.deps``.
+        settle_timeout_s: after an action that changes things, wait up to this long for the
+            screen to stop changing before the next observation (0 disables).
 
     Example:
         >>> agent = Agent(tools=[click], source=ScreenSource())          # doctest: +SKIP
@@ -75,6 +77,7 @@ class Agent(Generic[OutputT]):
         settings: Settings | None = None,
         trajectory_dir: str | Path | None = None,
         deps: Any = None,
+        settle_timeout_s: float = 2.0,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self._backend = backend
@@ -101,6 +104,7 @@ class Agent(Generic[OutputT]):
         self.safety = safety if safety is not None else SafetyPolicy()
         self.trajectory_dir = Path(trajectory_dir or self.settings.trajectory_dir)
         self.deps = deps
+        self.settle_timeout_s = settle_timeout_s
         self._stop = threading.Event()
         self.stop_reason: str | None = None
 

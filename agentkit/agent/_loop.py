@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,14 +43,17 @@ from agentkit.messages import FunctionCall, Message, Part, TextPart, Usage
 from agentkit.agent._result import RunResult, RunStatus
 from agentkit.agent._observe import Observer, retry_prompt
 from agentkit.parsing import ParseResult, TextChunk, ToolCallParser, validate_server_calls
-from agentkit.tools import RunContext, ToolSet
+from agentkit.tools import Risk, RunContext, ToolSet
 from agentkit.tools._call import ToolCall
 from agentkit.trajectory import TrajectoryWriter
+from agentkit.vision import PromptEstimate, check_prompt_tokens, estimate_prompt_tokens
 
 if TYPE_CHECKING:
     from agentkit.agent._agent import Agent
 
 __all__ = ["Run"]
+
+log = logging.getLogger("agentkit.agent")
 
 Emit = Callable[[Event], Awaitable[None]]
 MAX_OUTPUT_CHARS = 20_000  # a tool result longer than this is cut before it reaches the model
@@ -104,6 +108,8 @@ class Run:
         self._output: Any = None
         self._pending_detail: list[Any] = []  # frames a tool asked the model to look at (zoom)
         self._last_failed = False
+        self._last_action: str | None = None
+        self._repeats = 0
 
     # -- the whole run -------------------------------------------------------------------------
     async def execute(self) -> RunResult:
@@ -263,16 +269,21 @@ class Run:
 
         # request, with the retries that are safe here: nothing of this turn has run yet
         t = time.monotonic()
-        response, parsed = await self._request(step, obs.choice, record)
+        response, parsed, estimate = await self._request(step, obs.choice, record)
         timings["model_s"] = time.monotonic() - t
         if response.first_token_s is not None:
             timings["first_token_s"] = response.first_token_s
         usage = Usage(
             response.usage.prompt_tokens,
             response.usage.completion_tokens,
-            obs.visual_tokens,
+            estimate.visual,
             1,
         )
+        if response.usage.prompt_tokens:
+            check = check_prompt_tokens(estimate.visual, response.usage.prompt_tokens, estimate.text)
+            record["token_check"] = check.to_dict()
+            if not check.ok:
+                log.warning("step %d: %s", step, check.message)
         self.totals.usage = self.totals.usage + usage
         record["response"] = {
             "text": response.text,
@@ -309,7 +320,7 @@ class Run:
 
     async def _request(
         self, step: int, choice: Any, record: dict[str, Any]
-    ) -> tuple[ModelResponse, ParseResult]:
+    ) -> tuple[ModelResponse, ParseResult, PromptEstimate]:
         overflow_recovered = False
         stream_retries = 0
         while True:
@@ -322,8 +333,16 @@ class Run:
                 "max_tokens": request.max_tokens,
                 "tool_choice": request.tool_choice,
             }
+            estimate = estimate_prompt_tokens(
+                request.messages,
+                request.mode,
+                request.max_slice_nums,
+                extra_text=json.dumps(request.tools) if request.tools else "",
+            )
+            record["request"]["visual_tokens"] = estimate.visual
             try:
-                return await self._stream_turn(step, request)
+                response, parsed = await self._stream_turn(step, request)
+                return response, parsed, estimate
             except ContextLengthError as exc:
                 if overflow_recovered or not self.observer.shrink_history(self.messages):
                     raise
@@ -503,10 +522,13 @@ class Run:
                 output_text = f"Dry run: {call.name} was recorded, not performed."
             else:
                 self.totals.tool_calls += 1
+                warning = self._repetition(call)
                 try:
                     value = await call.tool.invoke(call.validated, ctx)
                     status = "ok"
-                    output_text = self._render_output(value)
+                    output_text = self._render_output(value) + warning
+                    if call.tool.risk != Risk.READ_ONLY:
+                        await self.observer.settle(agent.settle_timeout_s)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a tool's failure goes to the model
@@ -523,6 +545,33 @@ class Run:
             ToolCallFinished(step, call, output_text, error, duration, status)  # type: ignore[arg-type]
         )
         return entry, False
+
+    def _repetition(self, call: ToolCall) -> str:
+        """Same action on an unchanged screen: warn the model once, then stop the run."""
+        if call.tool.risk == Risk.READ_ONLY:
+            return ""
+        key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+        unchanged = self.agent.source is None or self.observer.last_changed is False
+        if key == self._last_action and unchanged:
+            self._repeats += 1
+        else:
+            self._repeats = 0
+        self._last_action = key
+        if self._repeats >= 2:
+            raise _StopRun(
+                "limit",
+                LimitExceededError(
+                    f"the model repeated {call.name} with the same arguments three times on an "
+                    "unchanged screen; the run was stopped to avoid a loop",
+                    limit="repetition",
+                ),
+            )
+        if self._repeats == 1:
+            return (
+                "\nWarning: you repeated the same action and the screen did not change. "
+                "Do something different; repeating it again ends the task."
+            )
+        return ""
 
     def _render_output(self, value: Any) -> str:
         frame = getattr(value, "frame", None)

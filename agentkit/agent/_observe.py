@@ -50,6 +50,8 @@ class Observer:
         self._previous: Frame | None = None
         self._records: list[dict[str, Any]] = []  # frames saved since the last observation
         self._tokens = 0  # their visual tokens
+        self.prefetched: Frame | None = None  # the settled frame after an action, if any
+        self.last_changed: bool | None = None  # did the screen change since the previous step
 
     def to_frame(self, image: Any) -> Frame:
         """A Frame from a Frame, a PIL image, a path or encoded bytes."""
@@ -97,7 +99,9 @@ class Observer:
     ) -> Observation:
         agent = self.agent
         frames: list[Frame] = []
-        if agent.source is not None:
+        if agent.source is not None and self.prefetched is not None:
+            frames, self.prefetched = [self.prefetched], None
+        elif agent.source is not None:
             got = await asyncio.to_thread(agent.source.grab)
             frames = list(got) if isinstance(got, list) else [got]
             if not frames:
@@ -105,6 +109,7 @@ class Observer:
         changed: bool | None = None
         if frames and self._previous is not None:
             changed = _changed(self._previous, frames[-1])
+        self.last_changed = changed
         state = PolicyState(
             step=step,
             task=task,
@@ -134,6 +139,16 @@ class Observer:
         records, self._records = self._records, []
         tokens, self._tokens = self._tokens, 0
         return Observation(choice, message, records, tokens)
+
+    async def settle(self, timeout_s: float) -> None:
+        """After an action: wait until the screen stops changing, keep that frame for next step."""
+        source = self.agent.source
+        if source is None or timeout_s <= 0:
+            return
+        from agentkit.vision import wait_until_settled
+
+        frame, _settled = await asyncio.to_thread(wait_until_settled, source, timeout_s=timeout_s)
+        self.prefetched = frame
 
     def history_view(self, messages: list[Message]) -> list[Message]:
         """What the model is sent: the agent's history policy applied to the conversation."""

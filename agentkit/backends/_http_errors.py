@@ -243,7 +243,12 @@ def in_band_error(
     message = _message_of(data) or "no message"
     if isinstance(code, int) and 400 <= code < 600:
         error = error_from_status(
-            code, json.dumps({"error": {"message": message}}), {}, url=url, model=model, secret=secret
+            code,
+            json.dumps({"error": {"message": message}}),
+            {},
+            url=url,
+            model=model,
+            secret=secret,
         )
         error.args = (f"{error.args[0]} [error event inside the stream]",)
         return error

@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, aclosing
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
+from typing import Any, cast
 
 import httpx
 import openai
@@ -61,6 +62,17 @@ __all__ = ["OpenAICompatBackend"]
 log = logging.getLogger("agentkit.backends.openai")
 
 _TRANSPORT_ERRORS = transport_errors()
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    openai.APIConnectionError,
+    *_TRANSPORT_ERRORS,
+)
+_VERSION_PROBE_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ValueError,
+    AttributeError,
+    *_TRANSPORT_ERRORS,
+)
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, *_TRANSPORT_ERRORS)
 _MAX_NON_STREAM_BODY = 4 * 1024 * 1024
 
 
@@ -135,9 +147,10 @@ class OpenAICompatBackend:
             # A placeholder, never None: the openai client would otherwise pick up
             # OPENAI_API_KEY from the environment and send it to this server.
             api_key=self.settings.api_key or "EMPTY",
-            http_client=self._http,
+            # openai >= 3 types these as httpx2 objects but accepts httpx ones (it converts).
+            http_client=cast(Any, self._http),
             max_retries=0,
-            timeout=timeout,
+            timeout=cast(Any, timeout),
         )
 
     @classmethod
@@ -243,15 +256,17 @@ class OpenAICompatBackend:
         sent: float,
         total_deadline: float | None,
         first_output: list[float],
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """One HTTP request: yields content deltas, fills ``acc``; raises typed errors only."""
         url = self.base_url + "/chat/completions"
         stack = AsyncExitStack()
         events: _SSEReader | None = None
         try:
-            timeout, phase = self._budget(sent + self.settings.first_token_timeout_s, total_deadline)
+            timeout, phase = self._budget(
+                sent + self.settings.first_token_timeout_s, total_deadline
+            )
             try:
-                async with asyncio.timeout(timeout):
+                async with _deadline(timeout):
                     raw = await stack.enter_async_context(
                         self._client.chat.completions.with_streaming_response.create(
                             **_openai_kwargs(body)
@@ -261,10 +276,12 @@ class OpenAICompatBackend:
                 raise self._timeout(phase, url) from None
             except openai.APIStatusError as exc:
                 raise await self._status_error(exc, url) from exc
-            except (openai.APIConnectionError, *_TRANSPORT_ERRORS) as exc:
+            except _CONNECTION_ERRORS as exc:
                 raise self._connection_error(exc, url) from exc
             except openai.OpenAIError as exc:
-                raise ProtocolError(f"Unexpected client error talking to {url}: {exc}", url=url) from exc
+                raise ProtocolError(
+                    f"Unexpected client error talking to {url}: {exc}", url=url
+                ) from exc
 
             response = raw.http_response
             ctype = response.headers.get("content-type", "").lower()
@@ -288,7 +305,7 @@ class OpenAICompatBackend:
                         sent + self.settings.first_token_timeout_s, total_deadline
                     )
                 try:
-                    async with asyncio.timeout(timeout):
+                    async with _deadline(timeout):
                         data = await events.next()
                 except TimeoutError:
                     raise self._timeout(phase, url) from None
@@ -354,8 +371,7 @@ class OpenAICompatBackend:
             "total": "the turn did not finish",
         }[phase]
         return BackendTimeoutError(
-            f"Timed out waiting for {url}: {what} within {seconds:g} s "
-            f"(setting {phase}_timeout_s)",
+            f"Timed out waiting for {url}: {what} within {seconds:g} s (setting {phase}_timeout_s)",
             phase=phase,
             url=url,
         )
@@ -403,7 +419,7 @@ class OpenAICompatBackend:
         chunks: list[bytes] = []
         size = 0
         try:
-            async with asyncio.timeout(timeout):
+            async with _deadline(timeout):
                 async for chunk in response.aiter_bytes():
                     chunks.append(chunk)
                     size += len(chunk)
@@ -415,9 +431,7 @@ class OpenAICompatBackend:
             raise StreamInterruptedError(f"The response from {url} was cut", url=url) from exc
         return b"".join(chunks).decode("utf-8", errors="replace")
 
-    def _whole_body(
-        self, text: str, ctype: str, acc: ChunkAccumulator, url: str
-    ) -> list[str]:
+    def _whole_body(self, text: str, ctype: str, acc: ChunkAccumulator, url: str) -> list[str]:
         """A non-streamed answer: a JSON completion (a server that ignored ``stream``) or garbage."""
         data: Any = None
         if "json" in ctype:
@@ -459,7 +473,9 @@ class OpenAICompatBackend:
 
     # ------------------------------------------------------------------ server state
 
-    async def wait_until_ready(self, timeout_s: float = 60.0, *, interval_s: float = 0.5) -> list[str]:
+    async def wait_until_ready(
+        self, timeout_s: float = 60.0, *, interval_s: float = 0.5
+    ) -> list[str]:
         """Poll ``/health`` (the base URL without ``/v1``), then ``/v1/models``, until both answer.
 
         Returns:
@@ -474,7 +490,7 @@ class OpenAICompatBackend:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                async with asyncio.timeout(max(0.05, min(remaining, self.settings.idle_timeout_s))):
+                async with _deadline(max(0.05, min(remaining, self.settings.idle_timeout_s))):
                     response = await self._http.get(self.root_url + "/health")
                 if response.status_code in (200, 404):  # 404: a server without /health
                     return await self.list_models()
@@ -498,13 +514,13 @@ class OpenAICompatBackend:
         """The model names the server offers (``GET /v1/models``)."""
         url = self.base_url + "/models"
         try:
-            async with asyncio.timeout(self.settings.idle_timeout_s):
+            async with _deadline(self.settings.idle_timeout_s):
                 page = await self._client.models.list()
         except TimeoutError:
             raise self._timeout("idle", url) from None
         except openai.APIStatusError as exc:
             raise await self._status_error_plain(exc, url) from exc
-        except (openai.APIConnectionError, *_TRANSPORT_ERRORS) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise self._connection_error(exc, url) from exc
         except openai.OpenAIError as exc:
             raise ProtocolError(f"{url} did not return a model list: {exc}", url=url) from exc
@@ -533,13 +549,13 @@ class OpenAICompatBackend:
             return self._detected_version
         self._version_probed = True
         try:
-            async with asyncio.timeout(self.settings.connect_timeout_s):
+            async with _deadline(self.settings.connect_timeout_s):
                 response = await self._http.get(self.root_url + "/version")
             if response.status_code == 200:
                 version = response.json().get("version")
                 if isinstance(version, str):
                     self._detected_version = version
-        except (TimeoutError, ValueError, AttributeError, *_TRANSPORT_ERRORS):
+        except _VERSION_PROBE_ERRORS:
             pass
         return self._detected_version
 
@@ -630,8 +646,35 @@ class _SSEReader:
         if closer is not None:
             try:
                 await closer()
-            except (RuntimeError, *_TRANSPORT_ERRORS):
+            except _CLOSE_ERRORS:
                 pass
+
+
+@asynccontextmanager
+async def _deadline(seconds: float) -> AsyncIterator[None]:
+    """Raise ``TimeoutError`` if the block runs longer than ``seconds`` (``asyncio.timeout``)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            yield
+        return
+    task = asyncio.current_task()  # pragma: no cover - Python 3.10 fallback
+    assert task is not None
+    fired = False
+
+    def fire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, fire)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if fired:
+            raise TimeoutError from None
+        raise
+    finally:
+        handle.cancel()
 
 
 def _openai_kwargs(body: dict[str, Any]) -> dict[str, Any]:

@@ -62,8 +62,14 @@ def _common_parent() -> argparse.ArgumentParser:
         help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (default: "
         "AGENTKIT_BASE_URL; none: the embedded engine)",
     )
-    group.add_argument("--model", metavar="NAME", help="model name (default: AGENTKIT_MODEL or openbmb/MiniCPM-V-4.6)")
-    group.add_argument("--config", metavar="PATH", help="config file (default: AGENTKIT_CONFIG or the user config)")
+    group.add_argument(
+        "--model",
+        metavar="NAME",
+        help="model name (default: AGENTKIT_MODEL or openbmb/MiniCPM-V-4.6)",
+    )
+    group.add_argument(
+        "--config", metavar="PATH", help="config file (default: AGENTKIT_CONFIG or the user config)"
+    )
     group.add_argument(
         "--debug",
         action="store_true",

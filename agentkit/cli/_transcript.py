@@ -40,7 +40,9 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         content = [_part_to_dict(p) for p in content]
     out: dict[str, Any] = {"role": message.role, "content": content}
     if message.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+        out["tool_calls"] = [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ]
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
     if message.name is not None:
@@ -82,7 +84,13 @@ def message_from_dict(raw: Any, where: str = "message") -> Message:
         FunctionCall(str(c["id"]), str(c["name"]), dict(c.get("arguments") or {}))
         for c in raw.get("tool_calls") or []
     ]
-    return Message(raw["role"], content, tool_calls=calls, tool_call_id=raw.get("tool_call_id"), name=raw.get("name"))
+    return Message(
+        raw["role"],
+        content,
+        tool_calls=calls,
+        tool_call_id=raw.get("tool_call_id"),
+        name=raw.get("name"),
+    )
 
 
 def save_transcript(path: str | Path, messages: list[Message], **meta: Any) -> Path:
@@ -109,7 +117,9 @@ def load_transcript(path: str | Path) -> tuple[list[Message], dict[str, Any]]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigurationError(f"{source} is not a conversation saved by /save (format {FORMAT})")
     try:
-        messages = [message_from_dict(m, f"message {i}") for i, m in enumerate(doc.get("messages") or [])]
+        messages = [
+            message_from_dict(m, f"message {i}") for i, m in enumerate(doc.get("messages") or [])
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"{source}: {exc}") from exc
     meta = {k: v for k, v in doc.items() if k not in ("format", "messages")}

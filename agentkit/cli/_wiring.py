@@ -121,9 +121,13 @@ def parse_region(values: list[str] | list[int] | None) -> tuple[int, int, int, i
     try:
         left, top, width, height = (int(v) for v in values)
     except ValueError:
-        raise ConfigurationError(f"a region is four integers: x y width height, not {' '.join(map(str, values))!r}") from None
+        raise ConfigurationError(
+            f"a region is four integers: x y width height, not {' '.join(map(str, values))!r}"
+        ) from None
     if width <= 0 or height <= 0:
-        raise ConfigurationError(f"a region needs a positive width and height, not {width}x{height}")
+        raise ConfigurationError(
+            f"a region needs a positive width and height, not {width}x{height}"
+        )
     return left, top, width, height
 
 
@@ -165,5 +169,7 @@ def make_source(
 def _require(module: Any, name: str, what: str) -> Any:
     cls = getattr(module, name, None)
     if cls is None:
-        raise ConfigurationError(f"{what} is not available in this agentkit build (agentkit.vision.{name} is missing)")
+        raise ConfigurationError(
+            f"{what} is not available in this agentkit build (agentkit.vision.{name} is missing)"
+        )
     return cls

@@ -80,17 +80,36 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "chat",
         parents=parents,
         help="talk with the model in the terminal; attach the screen, a camera or images",
-        description=wrap("A chat REPL: streaming Markdown answers, tool calls as panels, slash commands "
-        "to attach the screen, a region, a camera frame or an image, switch the mode, toggle "
-        "tools, show usage, save and load the conversation."),
+        description=wrap(
+            "A chat REPL: streaming Markdown answers, tool calls as panels, slash commands "
+            "to attach the screen, a region, a camera frame or an image, switch the mode, toggle "
+            "tools, show usage, save and load the conversation."
+        ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
     add_agent_options(p)
-    p.add_argument("--image", metavar="PATH", action="append", help="attach an image to the first message (repeatable)")
-    p.add_argument("--max-steps", metavar="N", type=int, default=10, help="model requests per answer at most (default 10)")
-    p.add_argument("--trajectory-dir", metavar="DIR", help="where each answer's run directory goes (default: the state directory)")
-    p.add_argument("--no-history", action="store_true", help="do not read or write the line-editor history")
+    p.add_argument(
+        "--image",
+        metavar="PATH",
+        action="append",
+        help="attach an image to the first message (repeatable)",
+    )
+    p.add_argument(
+        "--max-steps",
+        metavar="N",
+        type=int,
+        default=10,
+        help="model requests per answer at most (default 10)",
+    )
+    p.add_argument(
+        "--trajectory-dir",
+        metavar="DIR",
+        help="where each answer's run directory goes (default: the state directory)",
+    )
+    p.add_argument(
+        "--no-history", action="store_true", help="do not read or write the line-editor history"
+    )
     p.set_defaults(handler=chat_command)
 
 
@@ -106,7 +125,7 @@ class PlainReader:
     async def read_line(self, prompt: str) -> str:
         self.console.print(Text(prompt), end="")
         self.console.file.flush()
-        line = await asyncio.to_thread(sys.stdin.readline)
+        line: str = await asyncio.to_thread(sys.stdin.readline)
         if not line:
             self.console.print()
             raise EOFError
@@ -145,8 +164,8 @@ class TerminalReader:
             else:
                 event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
 
-        self._session = PromptSession(history=history, key_bindings=bindings)
-        self._confirm = PromptSession()
+        self._session: PromptSession[str] = PromptSession(history=history, key_bindings=bindings)
+        self._confirm: PromptSession[str] = PromptSession()
 
     async def read_line(self, prompt: str) -> str:
         return str(await self._session.prompt_async(prompt))
@@ -177,6 +196,7 @@ class ChatSession:
         max_steps: model requests per answer.
         trajectory_dir: parent directory of each answer's run directory.
         debug: print tracebacks of unexpected errors.
+        interactive: stdin is a terminal (typed keys are not echoed while an answer streams).
     """
 
     def __init__(
@@ -193,8 +213,10 @@ class ChatSession:
         max_steps: int = 10,
         trajectory_dir: Path | None = None,
         debug: bool = False,
+        interactive: bool = False,
     ) -> None:
         self.backend = backend
+        self.interactive = interactive
         self.settings = settings
         self.toolset = toolset
         self.enabled = set(enabled)
@@ -235,7 +257,9 @@ class ChatSession:
 
     def error(self, exc: BaseException | str) -> None:
         if isinstance(exc, BaseException) and self.debug:
-            self.console.print(Text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+            self.console.print(
+                Text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            )
         line = exc if isinstance(exc, str) else error_line(exc)
         self.console.print(Text(f"error: {line}", style="red"))
 
@@ -291,7 +315,9 @@ class ChatSession:
             self.error("usage: /region X Y W H")
             return True
         region = parse_region(args)
-        self.attach(self._grab(make_source("screen", region=region)), f"the region {' '.join(args)}")
+        self.attach(
+            self._grab(make_source("screen", region=region)), f"the region {' '.join(args)}"
+        )
         return True
 
     def _cmd_camera(self, args: list[str]) -> bool:
@@ -345,7 +371,9 @@ class ChatSession:
             return True
         name, state = args
         if name not in self.toolset.names():
-            self.error(f"no tool named {name!r}; the tools are {', '.join(self.toolset.names()) or 'none'}")
+            self.error(
+                f"no tool named {name!r}; the tools are {', '.join(self.toolset.names()) or 'none'}"
+            )
             return True
         (self.enabled.add if state == "on" else self.enabled.discard)(name)
         self.info(f"{name}: {state}")
@@ -354,7 +382,9 @@ class ChatSession:
     def _cmd_usage(self, args: list[str]) -> bool:
         from agentkit.cli.render import usage_table
 
-        self.console.print(usage_table(self.usage, seconds=self.seconds, turns=self.turns, last=self.last_usage))
+        self.console.print(
+            usage_table(self.usage, seconds=self.seconds, turns=self.turns, last=self.last_usage)
+        )
         return True
 
     def _cmd_save(self, args: list[str]) -> bool:
@@ -363,7 +393,9 @@ class ChatSession:
         if len(args) != 1:
             self.error("usage: /save PATH")
             return True
-        path = save_transcript(args[0], self.history or [], mode=self.mode, model=self.settings.model)
+        path = save_transcript(
+            args[0], self.history or [], mode=self.mode, model=self.settings.model
+        )
         self.info(f"saved {len(self.history or [])} messages to {path}")
         return True
 
@@ -452,7 +484,9 @@ class ChatSession:
             except (NotImplementedError, RuntimeError):
                 pass
         result = None
+        quiet = quiet_terminal() if self.interactive else contextlib.nullcontext()
         try:
+            quiet.__enter__()
             renderer.start()
             result = await task
         except asyncio.CancelledError:
@@ -471,6 +505,7 @@ class ChatSession:
             renderer.finish()
             self.error(exc)
         finally:
+            quiet.__exit__(None, None, None)
             if installed:
                 loop.remove_signal_handler(signal.SIGINT)
             self.renderer = None
@@ -505,7 +540,9 @@ class ChatSession:
                 if interrupted:
                     return
                 interrupted = True
-                self.info("(Ctrl-C again, Ctrl-D or /quit to leave; Ctrl-C during an answer cancels it)")
+                self.info(
+                    "(Ctrl-C again, Ctrl-D or /quit to leave; Ctrl-C during an answer cancels it)"
+                )
                 continue
             interrupted = False
             line = line.strip()
@@ -516,6 +553,37 @@ class ChatSession:
                     return
                 continue
             await self.ask(line)
+
+
+@contextlib.contextmanager
+def quiet_terminal() -> Any:
+    """While an answer streams: no echo of typed keys (they wait for the next prompt), no ``^C``,
+    and no discarding of pending output on Ctrl-C (NOFLSH), which would corrupt the live region."""
+    try:
+        import termios
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    changed = list(saved)
+    changed[3] = (changed[3] & ~(termios.ECHO | getattr(termios, "ECHOCTL", 0))) | getattr(
+        termios, "NOFLSH", 0
+    )
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, changed)
+    except termios.error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def load_image(path: str) -> Any:
@@ -591,10 +659,13 @@ def chat_command(args: argparse.Namespace) -> int:
         if pack in wanted:
             continue
         try:
+            known = set(toolset.names())
             extra = load_tools([pack])
-            toolset = toolset + extra.filter(lambda t: t.name not in toolset.names())
+            toolset = toolset + extra.filter(lambda t, known=known: t.name not in known)
         except Exception as exc:  # noqa: BLE001 - a broken optional pack must not stop the chat
-            console.print(Text(f"note: tool pack {pack!r} not loaded: {error_line(exc)}", style="yellow"))
+            console.print(
+                Text(f"note: tool pack {pack!r} not loaded: {error_line(exc)}", style="yellow")
+            )
 
     if args.trajectory_dir:
         trajectory_dir: Path | None = Path(args.trajectory_dir)
@@ -621,6 +692,7 @@ def chat_command(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         trajectory_dir=trajectory_dir,
         debug=debug,
+        interactive=interactive,
     )
     for path in args.image or []:
         session.attach(load_image(path), Path(path).name)
@@ -629,11 +701,17 @@ def chat_command(args: argparse.Namespace) -> int:
         where = settings.base_url or "embedded engine (loads on the first question)"
         on = ", ".join(sorted(enabled)) or "none"
         console.print(Text(f"agentkit chat · {settings.model} · {where}", style="bold"))
-        console.print(Text(f"mode {session.mode} · tools on: {on} · /help for commands, Ctrl-D to quit", style="dim"))
+        console.print(
+            Text(
+                f"mode {session.mode} · tools on: {on} · /help for commands, Ctrl-D to quit",
+                style="dim",
+            )
+        )
 
+    code = ExitCode.OK
     try:
         asyncio.run(_chat_main(session, intro))
     except KeyboardInterrupt:
-        pass
+        code = ExitCode.INTERRUPTED
     console.print(Text("bye", style="dim"))
-    return int(ExitCode.OK)
+    return int(code)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import io
@@ -65,13 +66,21 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "doctor",
         parents=parents,
         help="check the server, the model, token counts, capture, actions and extras",
-        description=wrap("Check the setup: server reachable, model listed, a tiny image request in both "
-        "modes (with the prompt tokens the server reports vs agentkit's own count), screen capture, "
-        "desktop actions and installed extras. Each failure comes with a fix."),
+        description=wrap(
+            "Check the setup: server reachable, model listed, a tiny image request in both "
+            "modes (with the prompt tokens the server reports vs agentkit's own count), screen capture, "
+            "desktop actions and installed extras. Each failure comes with a fix."
+        ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--wait", metavar="SECONDS", type=float, default=0.0, help="wait up to this long for the server to become ready")
+    p.add_argument(
+        "--wait",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="wait up to this long for the server to become ready",
+    )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--no-capture", action="store_true", help="skip the screen-capture check")
     p.set_defaults(handler=doctor_command)
@@ -105,7 +114,7 @@ def checks_table(checks: list[Check], settings: Any) -> Any:
     style = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
     for c in checks:
         label = c.status.upper() if c.required and c.status == "fail" else c.status
-        table.add_row(c.name, Text(label, style=style[c.status]), Text(c.detail), Text(c.fix))
+        table.add_row(Text(c.name), Text(label, style=style[c.status]), Text(c.detail), Text(c.fix))
     return table
 
 
@@ -135,7 +144,9 @@ async def _backend_checks(settings: Any, checks: list[Check], wait_s: float) -> 
 
         backend = default_backend(settings)
     except AgentkitError as exc:
-        checks.append(Check("backend", "fail", error_line(exc), _fix_for(exc, settings), required=True))
+        checks.append(
+            Check("backend", "fail", error_line(exc), _fix_for(exc, settings), required=True)
+        )
         return None
     if not settings.base_url:
         checks.append(
@@ -147,7 +158,14 @@ async def _backend_checks(settings: Any, checks: list[Check], wait_s: float) -> 
                 required=True,
             )
         )
-        checks.append(Check("image request", "skip", "not run against the embedded engine (it would load the model)", "pass --base-url to check a server"))
+        checks.append(
+            Check(
+                "image request",
+                "skip",
+                "not run against the embedded engine (it would load the model)",
+                "pass --base-url to check a server",
+            )
+        )
         return None
     if wait_s > 0 and hasattr(backend, "wait_until_ready"):
         try:
@@ -156,15 +174,28 @@ async def _backend_checks(settings: Any, checks: list[Check], wait_s: float) -> 
             pass  # the next check reports it
     list_models = getattr(backend, "list_models", None)
     if list_models is None:
-        checks.append(Check("server reachable", "skip", f"{type(backend).__name__} cannot list models", ""))
+        checks.append(
+            Check("server reachable", "skip", f"{type(backend).__name__} cannot list models", "")
+        )
         return backend
     try:
         models = list(await _maybe_await(list_models()))
     except AgentkitError as exc:
-        checks.append(Check("server reachable", "fail", error_line(exc), _fix_for(exc, settings), required=True))
+        checks.append(
+            Check(
+                "server reachable", "fail", error_line(exc), _fix_for(exc, settings), required=True
+            )
+        )
         checks.append(Check("model listed", "skip", "server not reachable", ""))
         return None
-    checks.append(Check("server reachable", "ok", f"{settings.base_url} answers", "", required=True))
+    version = None
+    if hasattr(backend, "server_version"):
+        with contextlib.suppress(AgentkitError):
+            version = await _maybe_await(backend.server_version())
+    detail = f"{settings.base_url} answers" + (f" (vLLM {version})" if version else "")
+    checks.append(Check("server reachable", "ok", detail, "", required=True))
+    if version:
+        checks.append(_version_check(str(version)))
     if settings.model in models:
         checks.append(Check("model listed", "ok", f"{settings.model}", "", required=True))
     else:
@@ -174,12 +205,37 @@ async def _backend_checks(settings: Any, checks: list[Check], wait_s: float) -> 
                 "model listed",
                 "fail",
                 f"{settings.model} is not served (the server offers: {offered})",
-                f"pass --model {models[0]}" if models else "start the server with the model: agentkit serve",
+                f"pass --model {models[0]}"
+                if models
+                else "start the server with the model: agentkit serve",
                 required=True,
             )
         )
         return None
     return backend
+
+
+def _version_check(version: str) -> Check:
+    from agentkit.settings import server_version_at_least
+
+    if server_version_at_least(version, (0, 33)):
+        return Check(
+            "server version", "ok", f"vLLM {version}: mixed 16x/4x traffic is batched correctly"
+        )
+    if server_version_at_least(version, (0, 22)):
+        return Check(
+            "server version",
+            "warn",
+            f"vLLM {version}: 4x and 16x requests batched together can get wrong embeddings; "
+            "agentkit never sends it max_slice_nums",
+            "upgrade the server to vLLM >= 0.33",
+        )
+    return Check(
+        "server version",
+        "warn",
+        f"vLLM {version} predates MiniCPM-V 4.6 support",
+        "upgrade the server to vLLM >= 0.33",
+    )
 
 
 def _probe_image() -> tuple[bytes, int, int]:
@@ -209,13 +265,17 @@ async def _probe_checks(backend: Any, settings: Any, checks: list[Check]) -> Non
     data, width, height = _probe_image()
     prompt: dict[str, int] = {}
     for mode in ("16x", "4x"):
-        message = Message("user", [ImagePart(data, "image/png", width, height), TextPart("Reply with OK.")])
-        request = ModelRequest(messages=[message], mode=mode, max_tokens=4)  # type: ignore[arg-type]
+        message = Message(
+            "user", [ImagePart(data, "image/png", width, height), TextPart("Reply with OK.")]
+        )
+        request = ModelRequest(messages=[message], mode=mode, max_tokens=4)
         name = f"image request {mode}"
         try:
             response = await complete(backend, request)
         except AgentkitError as exc:
-            checks.append(Check(name, "fail", error_line(exc), _fix_for(exc, settings), required=True))
+            checks.append(
+                Check(name, "fail", error_line(exc), _fix_for(exc, settings), required=True)
+            )
             continue
         count = image_tokens(width, height, mode)
         prompt[mode] = response.usage.prompt_tokens
@@ -241,8 +301,17 @@ def _token_check(prompt: dict[str, int], width: int, height: int) -> Check:
 
     server = prompt["4x"] - prompt["16x"]
     if prompt["16x"] == 0 and prompt["4x"] == 0:
-        return Check("visual token count", "warn", "the server reported no usage", "use a vLLM server (it reports usage.prompt_tokens)")
-    expected = {p: image_tokens(width, height, "4x", profile=p).visual - image_tokens(width, height, "16x", profile=p).visual for p in PROFILES}
+        return Check(
+            "visual token count",
+            "warn",
+            "the server reported no usage",
+            "use a vLLM server (it reports usage.prompt_tokens)",
+        )
+    expected = {
+        p: image_tokens(width, height, "4x", profile=p).visual
+        - image_tokens(width, height, "16x", profile=p).visual
+        for p in PROFILES
+    }
     matches = [p for p, v in expected.items() if v == server]
     detail = f"4x - 16x: server {server}, agentkit {expected['vllm']}"
     if "vllm" in matches:
@@ -277,7 +346,11 @@ def _fix_for(exc: Exception, settings: Any) -> str:
         return "set AGENTKIT_API_KEY to the server's --api-key"
     if isinstance(exc, ModelNotFoundError):
         offered = getattr(exc, "available", [])
-        return f"pass --model {offered[0]}" if offered else "serve the model: agentkit serve --model NAME"
+        return (
+            f"pass --model {offered[0]}"
+            if offered
+            else "serve the model: agentkit serve --model NAME"
+        )
     if isinstance(exc, BackendTimeoutError):
         return "the server is slow or still loading: agentkit doctor --wait 120"
     if isinstance(exc, MissingExtraError):
@@ -286,16 +359,21 @@ def _fix_for(exc: Exception, settings: Any) -> str:
 
 
 def _capture_check() -> Check:
+    import logging
+    import warnings
+
     from agentkit.cli._exit import error_line
 
+    vision_log = logging.getLogger("agentkit.vision")
+    level = vision_log.level
     try:
-        import warnings
-
         from agentkit.vision import ScreenSource
 
+        vision_log.setLevel(logging.ERROR)  # the check reports the failure itself
+        source = ScreenSource(retries=0, warn_blank=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            grabbed = ScreenSource().grab()
+            grabbed = source.grab()
         frame = grabbed[-1] if isinstance(grabbed, list) else grabbed
     except Exception as exc:  # noqa: BLE001 - any failure is the check's result
         return Check(
@@ -305,7 +383,17 @@ def _capture_check() -> Check:
             "needed for screen tasks: run in a desktop session (DISPLAY set), under Xvfb, or grant "
             "screen-recording permission (macOS)",
         )
-    return Check("screen capture", "ok", f"{frame.width}x{frame.height} from {frame.source}")
+    finally:
+        vision_log.setLevel(level)
+    detail = f"{frame.width}x{frame.height} from {frame.source}"
+    if getattr(source, "last_blank", False):
+        return Check(
+            "screen capture",
+            "warn",
+            detail + ", but every pixel has the same colour",
+            "unlock the screen / stop the screensaver; on macOS grant screen-recording permission",
+        )
+    return Check("screen capture", "ok", detail)
 
 
 def _actions_check() -> Check:
@@ -324,7 +412,12 @@ def _actions_check() -> Check:
             )
         toolset = load_tool_packs(["desktop"])
     except Exception as exc:  # noqa: BLE001
-        return Check("desktop actions", "warn", error_line(exc), "reinstall agentkit-desktop; run with --debug")
+        return Check(
+            "desktop actions",
+            "warn",
+            error_line(exc),
+            "reinstall agentkit-desktop; run with --debug",
+        )
     names = toolset.names()
     shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
     return Check("desktop actions", "ok", f"{len(names)} tools: {shown}")
@@ -340,5 +433,12 @@ def _extras_checks() -> list[Check]:
         if found:
             checks.append(Check(f"extra [{extra}]", "ok", f"installed: {what}"))
         else:
-            checks.append(Check(f"extra [{extra}]", "skip", f"not installed: {what}", f"pip install 'agentkit[{extra}]'"))
+            checks.append(
+                Check(
+                    f"extra [{extra}]",
+                    "skip",
+                    f"not installed: {what}",
+                    f"pip install 'agentkit[{extra}]'",
+                )
+            )
     return checks

@@ -18,7 +18,9 @@ __all__ = ["register"]
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     from agentkit.cli._app import HelpFormatter, wrap
 
-    def add(name: str, help: str, description: str, epilog: str, handler: Any) -> argparse.ArgumentParser:
+    def add(
+        name: str, help: str, description: str, epilog: str, handler: Any
+    ) -> argparse.ArgumentParser:
         p = subparsers.add_parser(
             name,
             parents=parents,
@@ -28,7 +30,8 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
             formatter_class=HelpFormatter,
         )
         p.set_defaults(handler=handler)
-        return p
+        parser: argparse.ArgumentParser = p
+        return parser
 
     add(
         "models",
@@ -47,7 +50,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "examples:\n  agentkit tools\n  agentkit tools --tools desktop --json\n  agentkit tools --tools myproject.tools:toolset\n",
         tools_command,
     )
-    p.add_argument("--tools", metavar="PACK,...", help="packs or module:attribute (default: every installed pack)")
+    p.add_argument(
+        "--tools",
+        metavar="PACK,...",
+        help="packs or module:attribute (default: every installed pack)",
+    )
     p.add_argument("--json", action="store_true", help="print the OpenAI-style function schemas")
 
     p = add(
@@ -58,7 +65,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "  agentkit capture --region 0 0 800 600 -o corner.png\n  agentkit capture --camera 0 -o cam.jpg\n",
         capture_command,
     )
-    p.add_argument("-o", "--output", metavar="PATH", default="capture.png", help="where to save (default capture.png)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        default="capture.png",
+        help="where to save (default capture.png)",
+    )
     p.add_argument("--monitor", metavar="N", type=int, help="monitor number (1 = primary, 0 = all)")
     p.add_argument("--region", metavar=("X", "Y", "W", "H"), nargs=4, help="only this rectangle")
     p.add_argument("--camera", metavar="DEV", help="capture from this camera instead of the screen")
@@ -66,11 +79,25 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = add(
         "report",
         "write an HTML report of a run directory",
-        "Write a self-contained report of a run (steps, frames, calls, tokens) next to its files.",
-        "examples:\n  agentkit report runs/20260101-120000-abc123\n",
+        "Write a report page of a run (the frames with the actions drawn on them, the model's "
+        "text, each call and its result, modes, tokens, timings) into the run directory.",
+        "examples:\n  agentkit report runs/20260101-120000-abc123\n"
+        "  agentkit report runs/20260101-120000-abc123 --embed -o ~/shared/run.html\n",
         report_command,
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (contains run.json and steps.jsonl)")
+    p.add_argument(
+        "run_dir", metavar="RUN_DIR", help="a run directory (contains run.json and steps.jsonl)"
+    )
+    p.add_argument(
+        "-o", "--output", metavar="PATH", help="where to write (default RUN_DIR/report.html)"
+    )
+    p.add_argument("--embed", action="store_true", help="embed the frames so the page can be moved")
+    p.add_argument(
+        "--coords",
+        choices=("normalized", "pixels"),
+        default="normalized",
+        help="how the model's coordinates are read: 0-1000 normalised (default) or frame pixels",
+    )
 
     p = add(
         "replay",
@@ -82,7 +109,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
     p.add_argument("--execute", action="store_true", help="perform the actions (default: dry run)")
-    p.add_argument("--tools", metavar="PACK,...", help="tool packs to replay with (default: every installed pack)")
+    p.add_argument(
+        "--tools",
+        metavar="PACK,...",
+        help="tool packs to replay with (default: every installed pack)",
+    )
 
     p = add(
         "calibrate",
@@ -92,9 +123,23 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "examples:\n  agentkit calibrate --base-url http://127.0.0.1:8000/v1\n  agentkit calibrate --mode 4x --count 10 --json\n",
         calibrate_command,
     )
-    p.add_argument("--mode", choices=("16x", "4x"), default="16x", help="downsample mode of the requests (default 16x)")
-    p.add_argument("--count", metavar="N", type=int, default=5, help="number of targets (default 5)")
-    p.add_argument("--size", metavar=("W", "H"), type=int, nargs=2, default=(1280, 800), help="test picture size (default 1280 800)")
+    p.add_argument(
+        "--mode",
+        choices=("16x", "4x"),
+        default="16x",
+        help="downsample mode of the requests (default 16x)",
+    )
+    p.add_argument(
+        "--count", metavar="N", type=int, default=5, help="number of targets (default 5)"
+    )
+    p.add_argument(
+        "--size",
+        metavar=("W", "H"),
+        type=int,
+        nargs=2,
+        default=(1280, 800),
+        help="test picture size (default 1280 800)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -121,7 +166,9 @@ def models_command(args: argparse.Namespace) -> int:
         mark = "*" if name == settings.model else " "
         sys.stdout.write(f"{mark} {name}\n")
     if settings.model not in models:
-        sys.stderr.write(f"note: the configured model {settings.model} is not among them; pass --model\n")
+        sys.stderr.write(
+            f"note: the configured model {settings.model} is not among them; pass --model\n"
+        )
     return int(ExitCode.OK)
 
 
@@ -153,10 +200,16 @@ def tools_command(args: argparse.Namespace) -> int:
         props = t.parameters.get("properties", {})
         required = set(t.parameters.get("required", []))
         params = ", ".join(
-            f"{name}{'' if name in required else '?'}: {spec.get('type', 'any')}" for name, spec in props.items()
+            f"{name}{'' if name in required else '?'}: {spec.get('type', 'any')}"
+            for name, spec in props.items()
         )
         risk = getattr(t.risk, "value", str(t.risk))
-        table.add_row(t.name, Text(risk, style="red" if risk == "destructive" else ""), Text(params), Text(t.description.split("\n")[0]))
+        table.add_row(
+            t.name,
+            Text(risk, style="red" if risk == "destructive" else ""),
+            Text(params),
+            Text(t.description.split("\n")[0]),
+        )
     console.print(table)
     return int(ExitCode.OK)
 
@@ -198,19 +251,24 @@ def _run_dir(value: str) -> Path:
 
     path = Path(value)
     if not (path / "run.json").is_file() and not (path / "steps.jsonl").is_file():
-        raise ConfigurationError(f"{path} is not a run directory (no run.json or steps.jsonl in it)")
+        raise ConfigurationError(
+            f"{path} is not a run directory (no run.json or steps.jsonl in it)"
+        )
     return path
 
 
 def report_command(args: argparse.Namespace) -> int:
     from agentkit.errors import ConfigurationError
 
-    run_dir = _run_dir(args.run_dir)
     try:
         from agentkit.report import write_report
     except ImportError:
-        raise ConfigurationError("reports are not available in this agentkit build (agentkit.report is missing)") from None
-    written = write_report(run_dir)
+        raise ConfigurationError(
+            "reports are not available in this agentkit build (agentkit.report is missing)"
+        ) from None
+    written = write_report(
+        args.run_dir, out=args.output, embed_images=args.embed, coords=args.coords
+    )
     sys.stdout.write(f"{written}\n")
     return int(ExitCode.OK)
 
@@ -223,7 +281,9 @@ def replay_command(args: argparse.Namespace) -> int:
     try:
         from agentkit.replay import replay
     except ImportError:
-        raise ConfigurationError("replay is not available in this agentkit build (agentkit.replay is missing)") from None
+        raise ConfigurationError(
+            "replay is not available in this agentkit build (agentkit.replay is missing)"
+        ) from None
     names = split_names(args.tools) if args.tools is not None else available_pack_names()
     toolset = load_tools(names)
     outcome = asyncio.run(_maybe_await(replay(run_dir, toolset, dry_run=not args.execute)))
@@ -246,7 +306,9 @@ def _print_replay(outcome: Any) -> None:
     from agentkit.cli.render import format_call
 
     for entry in entries:
-        get = entry.get if isinstance(entry, dict) else (lambda k, d=None, e=entry: getattr(e, k, d))
+        get = (
+            entry.get if isinstance(entry, dict) else (lambda k, d=None, e=entry: getattr(e, k, d))
+        )
         line = format_call(str(get("name", "?")), dict(get("arguments", {}) or {}))
         status = get("status", "")
         console.print(Text(f"step {get('step', '?')}: {line} {status}".rstrip()))
@@ -263,7 +325,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
     try:
         from agentkit.vision import calibrate
     except ImportError:
-        raise ConfigurationError("calibration is not available in this agentkit build (agentkit.vision.calibrate is missing)") from None
+        raise ConfigurationError(
+            "calibration is not available in this agentkit build (agentkit.vision.calibrate is missing)"
+        ) from None
     if args.count < 1:
         raise ConfigurationError("--count must be at least 1")
     settings = resolve_settings(args)
@@ -274,7 +338,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return int(ExitCode.OK)
-    table = Table(title=f"calibration · {args.mode} · {args.size[0]}x{args.size[1]}", title_justify="left")
+    table = Table(
+        title=f"calibration · {args.mode} · {args.size[0]}x{args.size[1]}", title_justify="left"
+    )
     for column in ("target", "at", "model said", "error px", "hit"):
         table.add_column(column)
     for r in data["results"]:
@@ -282,7 +348,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
         table.add_row(
             Text(str(r["label"])),
             f"{r['target'][0]:.0f},{r['target'][1]:.0f}",
-            f"{found[0]:.0f},{found[1]:.0f}" if found else Text(str(r["answer"])[:30] or "-", style="yellow"),
+            f"{found[0]:.0f},{found[1]:.0f}"
+            if found
+            else Text(str(r["answer"])[:30] or "-", style="yellow"),
             f"{r['error_px']:.1f}" if r["error_px"] is not None else "-",
             "yes" if r["hit"] else "no",
         )

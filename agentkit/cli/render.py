@@ -54,7 +54,9 @@ _STATUS_STYLE = {"ok": "green", "error": "red", "refused": "yellow", "dry_run": 
 _STATUS_MARK = {"ok": "✓", "error": "✗", "refused": "⊘", "dry_run": "○"}
 
 # C0 controls except tab and newline, DEL, C1 controls: shown as visible escapes.
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL = {
+    c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))
+}
 # Bidi overrides and isolates can make text read differently from what it is.
 _CONTROL.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
@@ -243,7 +245,9 @@ class ChatRenderer:
         elif isinstance(event, ToolCallRejected):
             self._flush_text()
             self.rejected += 1
-            self.console.print(Text(f"invalid tool call: {_short(event.error.message, 300)}", style="yellow"))
+            self.console.print(
+                Text(f"invalid tool call: {_short(event.error.message, 300)}", style="yellow")
+            )
             self._refresh()
         elif isinstance(event, Retry):
             if event.reason != "invalid_tool_call":  # the rejection line already said it
@@ -300,7 +304,11 @@ class ProgressRenderer:
         elif isinstance(event, StepStarted):
             self._step_text = ""
             detail = f" ({_short(event.mode_reason, 80)})" if event.mode_reason else ""
-            frames = f" · {len(event.frames)} frame(s), {event.visual_tokens:,} visual tokens" if event.frames else ""
+            frames = (
+                f" · {len(event.frames)} frame(s), {event.visual_tokens:,} visual tokens"
+                if event.frames
+                else ""
+            )
             self._line(f"step {event.step} · mode {event.mode}{detail}{frames}", "cyan")
         elif isinstance(event, ModelTextDelta):
             self._step_text += event.text
@@ -309,7 +317,9 @@ class ProgressRenderer:
             self._line(f"  → {format_call(event.call.name, event.call.arguments)}")
         elif isinstance(event, ToolCallFinished):
             output = event.error if event.status == "error" and event.error else event.output
-            first = _short((output or "").strip().splitlines()[0] if (output or "").strip() else "", 100)
+            first = _short(
+                (output or "").strip().splitlines()[0] if (output or "").strip() else "", 100
+            )
             mark = _STATUS_MARK.get(event.status, "•")
             self._line(
                 f"    {mark} {event.status.replace('_', ' ')} ({event.duration_s:.2f}s){': ' + first if first else ''}",

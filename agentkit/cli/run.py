@@ -41,8 +41,10 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "run",
         parents=parents,
         help="run one task end to end on the screen, a camera or images",
-        description=wrap("Run one task end to end: observe, ask the model, act, until a final answer "
-        "or a limit. Prints progress on stderr and the answer on stdout."),
+        description=wrap(
+            "Run one task end to end: observe, ask the model, act, until a final answer "
+            "or a limit. Prints progress on stderr and the answer on stdout."
+        ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
@@ -55,19 +57,43 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="observed at every step (default: screen, or image when --image is given)",
     )
     src.add_argument("--image", metavar="PATH", action="append", help="an image file (repeatable)")
-    src.add_argument("--monitor", metavar="N", type=int, help="screen: monitor number (1 = primary, 0 = all)")
-    src.add_argument("--region", metavar=("X", "Y", "W", "H"), nargs=4, help="screen: capture only this rectangle")
+    src.add_argument(
+        "--monitor", metavar="N", type=int, help="screen: monitor number (1 = primary, 0 = all)"
+    )
+    src.add_argument(
+        "--region",
+        metavar=("X", "Y", "W", "H"),
+        nargs=4,
+        help="screen: capture only this rectangle",
+    )
     src.add_argument("--camera", metavar="DEV", help="camera: device index or path (default 0)")
     lim = p.add_argument_group("limits and safety")
-    lim.add_argument("--max-steps", metavar="N", type=int, help="model requests at most (default 20)")
-    lim.add_argument("--max-tool-calls", metavar="N", type=int, help="executed tool calls at most (default 50)")
-    lim.add_argument("--timeout", metavar="SECONDS", type=float, help="wall-clock limit for the run (default 600)")
-    lim.add_argument("--dry-run", action="store_true", help="record actions without performing them")
-    lim.add_argument("-y", "--yes", action="store_true", help="confirm destructive actions without asking")
+    lim.add_argument(
+        "--max-steps", metavar="N", type=int, help="model requests at most (default 20)"
+    )
+    lim.add_argument(
+        "--max-tool-calls", metavar="N", type=int, help="executed tool calls at most (default 50)"
+    )
+    lim.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        help="wall-clock limit for the run (default 600)",
+    )
+    lim.add_argument(
+        "--dry-run", action="store_true", help="record actions without performing them"
+    )
+    lim.add_argument(
+        "-y", "--yes", action="store_true", help="confirm destructive actions without asking"
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the answer")
+    out.add_argument(
+        "--json", action="store_true", help="print a JSON summary on stdout instead of the answer"
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    out.add_argument("--trajectory-dir", metavar="DIR", help="where run directories go (default ./runs)")
+    out.add_argument(
+        "--trajectory-dir", metavar="DIR", help="where run directories go (default ./runs)"
+    )
     p.set_defaults(handler=run_command)
 
 
@@ -113,7 +139,9 @@ def _terminal_confirmer(console: Any) -> Any:
 
     def confirm(call: Any) -> bool:
         with lock:
-            console.print(f"[bold red]destructive action:[/] {_escape(format_call(call.name, call.arguments))}")
+            console.print(
+                f"[bold red]destructive action:[/] {_escape(format_call(call.name, call.arguments))}"
+            )
             try:
                 answer = input("Allow it? [y/N] ")
             except EOFError:
@@ -168,7 +196,7 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         confirmer = None
     safety = SafetyPolicy(confirmer=confirmer, dry_run=args.dry_run)
-    agent = Agent(
+    agent: Agent[Any] = Agent(
         make_backend(settings),
         tools=toolset,
         instructions=args.instructions,
@@ -180,12 +208,19 @@ def run_command(args: argparse.Namespace) -> int:
     )
     progress = ProgressRenderer(err if not args.quiet else Console(stderr=True, quiet=True))
     result = asyncio.run(_drive(agent, args.task, images, progress, err))
+    if result is None:  # interrupted before the loop could hand back a result
+        err.print("stopped (interrupted)", style="yellow", markup=False)
+        if progress.trajectory_dir is not None:
+            err.print(f"trajectory: {progress.trajectory_dir}", markup=False, highlight=False)
+        return int(ExitCode.INTERRUPTED)
 
     out = Console(highlight=False, soft_wrap=True)
     if args.json:
         sys.stdout.write(json.dumps(_summary(result), indent=2, default=str) + "\n")
     elif result.status == "completed":
-        out.print(result.output if isinstance(result.output, str) else str(result.output), markup=False)
+        out.print(
+            result.output if isinstance(result.output, str) else str(result.output), markup=False
+        )
     if not args.quiet:
         err.print(summary_group(result), soft_wrap=True)
     code = exit_code_for_status(result.status, result.error)
@@ -245,10 +280,12 @@ async def _drive(agent: Any, task: str, images: list[str], progress: Any, err: A
             if isinstance(event, RunFinished):
                 result = event.result
     except asyncio.CancelledError:
-        raise KeyboardInterrupt from None
+        if presses == 0:
+            raise
+        # stop() cancelled the run mid-step: the loop recorded the trajectory as "stopped".
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
-    if result is None:  # cancelled by stop() before the loop could finish
+    if result is None and presses == 0:
         raise KeyboardInterrupt
     return result

@@ -50,21 +50,55 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "serve",
         help="start a vLLM server for the model and wait until it is ready",
-        description=wrap("Start `vllm serve` with the flags MiniCPM-V 4.6 needs (tool parser, chat "
-        "template settings, localhost only) and wait for /health."),
+        description=wrap(
+            "Start `vllm serve` with the flags MiniCPM-V 4.6 needs (tool parser, chat "
+            "template settings, localhost only) and wait for /health."
+        ),
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--model", metavar="NAME", default=None, help=f"model to serve (default: AGENTKIT_MODEL or {DEFAULT_MODEL})")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        default=None,
+        help=f"model to serve (default: AGENTKIT_MODEL or {DEFAULT_MODEL})",
+    )
     p.add_argument("--port", metavar="PORT", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--host", metavar="HOST", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--max-model-len", metavar="N", type=int, default=8192, help="context length (default 8192)")
-    p.add_argument("--wait", dest="wait", action="store_true", default=True, help="wait until /health answers, then print the base URL (default)")
-    p.add_argument("--no-wait", dest="wait", action="store_false", help="start vLLM and do not wait for it")
-    p.add_argument("--ready-timeout", metavar="SECONDS", type=float, default=900.0, help="how long to wait for /health (default 900)")
-    p.add_argument("--print", dest="print_only", action="store_true", help="print the command and exit")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    p.add_argument("extra", nargs=argparse.REMAINDER, metavar="-- VLLM_ARGS", help="more `vllm serve` arguments, after --")
+    p.add_argument(
+        "--host", metavar="HOST", default="127.0.0.1", help="interface to bind (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--max-model-len", metavar="N", type=int, default=8192, help="context length (default 8192)"
+    )
+    p.add_argument(
+        "--wait",
+        dest="wait",
+        action="store_true",
+        default=True,
+        help="wait until /health answers, then print the base URL (default)",
+    )
+    p.add_argument(
+        "--no-wait", dest="wait", action="store_false", help="start vLLM and do not wait for it"
+    )
+    p.add_argument(
+        "--ready-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=900.0,
+        help="how long to wait for /health (default 900)",
+    )
+    p.add_argument(
+        "--print", dest="print_only", action="store_true", help="print the command and exit"
+    )
+    p.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    p.add_argument(
+        "extra",
+        nargs=argparse.REMAINDER,
+        metavar="-- VLLM_ARGS",
+        help="more `vllm serve` arguments, after --",
+    )
     p.set_defaults(handler=serve_command)
 
 
@@ -132,7 +166,6 @@ def wait_for_health(url: str, proc: subprocess.Popen[Any] | None, timeout_s: flo
 
 def serve_command(args: argparse.Namespace) -> int:
     from agentkit.errors import ConfigurationError
-
     from agentkit.settings import Settings
 
     model = Settings.resolve(model=args.model).model
@@ -175,7 +208,9 @@ def serve_command(args: argparse.Namespace) -> int:
                 )
                 sys.stderr.flush()
             elif proc.poll() is not None:
-                sys.stderr.write(f"error: vllm serve exited with status {proc.returncode} before it was ready (see its log above)\n")
+                sys.stderr.write(
+                    f"error: vllm serve exited with status {proc.returncode} before it was ready (see its log above)\n"
+                )
                 return int(ExitCode.BACKEND)
             else:
                 sys.stderr.write(

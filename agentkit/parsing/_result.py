@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from agentkit.errors import ToolCallError, TruncatedCallError
 from agentkit.tools._call import ToolCall
@@ -32,7 +32,7 @@ class CallRejected:
     error: ToolCallError
 
 
-ParseEvent = Union[TextChunk, CallParsed, CallRejected]
+ParseEvent = TextChunk | CallParsed | CallRejected
 
 
 @dataclass

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from agentkit.errors import (
     CallTooLargeError,
     MalformedCallError,
-    TooManyCallsError,
     ToolCallError,
+    TooManyCallsError,
     TruncatedCallError,
 )
 from agentkit.parsing._result import CallParsed, CallRejected, ParseEvent, ParseResult, TextChunk
@@ -39,7 +39,16 @@ FN_OPEN = "<function="
 FN_CLOSE = "</function>"
 PARAM_OPEN = "<parameter="
 PARAM_CLOSE = "</parameter>"
-_KEYWORDS = (TOOL_OPEN, TOOL_CLOSE, THINK_OPEN, THINK_CLOSE, FN_OPEN, FN_CLOSE, PARAM_OPEN, PARAM_CLOSE)
+_KEYWORDS = (
+    TOOL_OPEN,
+    TOOL_CLOSE,
+    THINK_OPEN,
+    THINK_CLOSE,
+    FN_OPEN,
+    FN_CLOSE,
+    PARAM_OPEN,
+    PARAM_CLOSE,
+)
 _LONGEST = max(len(k) for k in _KEYWORDS)
 _BY_SECOND: dict[str, tuple[str, ...]] = {}
 for _kw in _KEYWORDS:
@@ -124,6 +133,9 @@ class _Tokenizer:
             pos = j + 1
         if start < n:
             self._on_text(s[start:] if start else s)
+
+    def drop(self) -> None:
+        self._hold = ""
 
     def finish(self) -> None:
         if self._hold:
@@ -211,7 +223,10 @@ class ToolCallParser:
         """
         if self._result is not None:
             return self._result
-        self._tok.finish()
+        if self._state in (_TEXT, _THINK):
+            self._tok.finish()  # a held '<tool_ca' is text
+        else:
+            self._tok.drop()  # a tag cut off at the very end: not part of any value
         cut = finish_reason == "length"
         state = self._state
         truncated = cut and state != _TEXT
@@ -432,16 +447,17 @@ class ToolCallParser:
         while s:
             state = self._state
             if state in _COUNTED:
+                # The handlers count (and keep for error excerpts) exactly what they consume, so
+                # the cap is enforced at the same character whatever the chunking.
                 budget = self._cap - self._chars
                 if budget <= 0:
                     self._too_large()
                     continue
-                head, tail = (s, "") if len(s) <= budget else (s[:budget], s[budget:])
-                rest = self._text_in(state, head)
-                used = len(head) - len(rest)
-                if used:
-                    self._count(head[:used])
-                s = rest + tail if tail else rest
+                if len(s) > budget:
+                    rest = self._text_in(state, s[:budget])
+                    s = rest + s[budget:]
+                else:
+                    s = self._text_in(state, s)
             else:
                 s = self._text_in(state, s)
 
@@ -454,6 +470,7 @@ class ToolCallParser:
             self._reasoning.append(s)
             return ""
         if state == _VALUE:
+            self._count(s)
             self._value.append(s)
             return ""
         if state == _SKIP:
@@ -463,6 +480,7 @@ class ToolCallParser:
         i = _first_non_ws(s)
         if state == _CLOSE:
             if i < 0:
+                self._count(s)
                 self._held.append(s)
                 return ""
             # Text after </parameter>: it was part of the value.
@@ -470,18 +488,25 @@ class ToolCallParser:
             self._held = []
             self._state = _VALUE
             return s
-        if i < 0:
-            return ""  # whitespace between tags
         if state == _AFTER:
+            if i < 0:
+                return ""  # whitespace after </function> is dropped
             self._complete()  # </tool_call> is missing but the call is whole: prose follows
             return s[i:]
-        shown = s[i : i + 40].split("\n")[0]
+        if i < 0:
+            self._count(s)
+            return ""  # whitespace between tags
+        self._count(s[:i])
+        # Only the first character is quoted: a longer excerpt would depend on the chunking.
+        found = f"text starting with {s[i]!r}"
         if state == _START:
-            self._malformed(f"after <tool_call> came {shown!r} instead of <function=NAME>", then=_SKIP)
+            self._malformed(
+                f"after <tool_call> came {found} instead of <function=NAME>", then=_SKIP
+            )
         else:
             self._malformed(
-                f"unexpected text {shown!r} between parameters; only <parameter=NAME> tags and "
-                "</function> may appear there",
+                f"{found} between parameters; only <parameter=NAME> tags and </function> may "
+                "appear there",
                 then=_SKIP,
             )
         return s[i:]
@@ -490,26 +515,31 @@ class ToolCallParser:
         end = s.find(">")
         part = s if end < 0 else s[:end]
         what = "<function=" if state == _FNAME else "<parameter="
-        for bad in ("\n", "<", "\r"):
-            k = part.find(bad)
-            if k >= 0:
-                self._malformed(f"the {what}... tag is not closed with '>'", then=_SKIP)
-                return s[k:]
-        if state == _FNAME:
-            target = self._name
-            self._name_len += len(part)
-            size = self._name_len
-        else:
-            target = self._pname
-            self._pname_len += len(part)
-            size = self._pname_len
-        if size > MAX_NAME_CHARS:
+        bad = [k for k in (part.find("\n"), part.find("<"), part.find("\r")) if k >= 0]
+        if bad:
+            part = part[: min(bad)]
+        size_before = self._name_len if state == _FNAME else self._pname_len
+        if size_before + len(part) > MAX_NAME_CHARS:
+            allowed = MAX_NAME_CHARS + 1 - size_before
+            self._count(part[:allowed])
             self._malformed(f"the name in a {what}... tag is too long", then=_SKIP)
-            return s
-        target.append(part)
+            return s[allowed:]
+        self._count(part)
+        if bad:
+            self._malformed(f"the {what}... tag is not closed with '>'", then=_SKIP)
+            return s[len(part) :]
+        if state == _FNAME:
+            self._name.append(part)
+            self._name_len += len(part)
+            name = self._name
+        else:
+            self._pname.append(part)
+            self._pname_len += len(part)
+            name = self._pname
         if end < 0:
             return ""
-        if not "".join(target).strip(_WS):
+        self._count(">")
+        if not "".join(name).strip(_WS):
             self._malformed(f"a {what}...> tag has no name", then=_SKIP)
             return s[end + 1 :]
         if state == _FNAME:

@@ -131,9 +131,7 @@ def build_call(
             )
         seen.add(pname)
     extra_schema = _additional_schema(tool)
-    unknown = [
-        p for p, _ in params if tool.param_schema(p) is None and extra_schema is None
-    ]
+    unknown = [p for p, _ in params if tool.param_schema(p) is None and extra_schema is None]
     if unknown and tool.parameters.get("additionalProperties", False) is False:
         names = ", ".join(_shown_name(u) for u in unknown)
         noun = "parameter" if len(unknown) == 1 else "parameters"
@@ -178,7 +176,9 @@ def _combine(tool: Tool, problems: list[BadValueError], raw: str) -> BadValueErr
             raw=raw,
         )
     prefix = f"Invalid call to {tool.name}: "
-    lines = [p.message[len(prefix) :] if p.message.startswith(prefix) else p.message for p in problems]
+    lines = [
+        p.message[len(prefix) :] if p.message.startswith(prefix) else p.message for p in problems
+    ]
     body = "\n".join(f"- {line.rstrip('.')}" for line in lines)
     return BadValueError(
         f"Invalid call to {tool.name}:\n{body}\n{_signature_hint(tool)}", tool=tool.name, raw=raw
@@ -194,9 +194,7 @@ def _json_arguments(tool: Tool, validated: Any, fallback: dict[str, Any]) -> dic
 # --------------------------------------------------------------------------- server-parsed calls
 
 
-def _server_arguments(
-    text: str, *, tool: str, finish_reason: str | None
-) -> dict[str, Any]:
+def _server_arguments(text: str, *, tool: str, finish_reason: str | None) -> dict[str, Any]:
     if not isinstance(text, str):
         raise MalformedCallError(
             f"The arguments of the call to {tool} are not JSON text.", tool=tool
@@ -219,7 +217,11 @@ def _server_arguments(
                 tool=tool,
                 raw=text,
             ) from None
-        if exc.reason == "duplicate_key" and exc.key is not None and _is_top_level_dup(text, exc.key):
+        if (
+            exc.reason == "duplicate_key"
+            and exc.key is not None
+            and _is_top_level_dup(text, exc.key)
+        ):
             raise DuplicateParameterError(
                 f'Invalid call to {tool}: parameter "{exc.key}" is given twice; give each '
                 "parameter once.",

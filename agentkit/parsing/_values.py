@@ -291,7 +291,7 @@ def convert_value(text: str, schema: Any, *, tool: str, param: str) -> Any:
     types = allowed_types(schema)
     if not types:
         raise BadValueError(
-            f"Invalid call to {tool}: parameter \"{param}\" has a schema no value can satisfy.",
+            f'Invalid call to {tool}: parameter "{param}" has a schema no value can satisfy.',
             tool=tool,
             parameter=param,
         )

@@ -8,6 +8,7 @@ that receives the :class:`ModelRequest` and returns one of those (a "function mo
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -91,7 +92,13 @@ class ScriptedBackend:
             yield TextDelta(reply.text[i : i + step])
         prompt = reply.prompt_tokens
         if prompt is None:
-            prompt = sum(len(m.text) for m in request.messages) // 4
+            from agentkit.vision import estimate_prompt_tokens
+
+            tools = json.dumps(request.tools) if request.tools else ""
+            est = estimate_prompt_tokens(
+                request.messages, request.mode, request.max_slice_nums, extra_text=tools
+            )
+            prompt = est.visual + est.text
         yield ModelResponse(
             text=reply.text,
             tool_calls=list(reply.tool_calls),

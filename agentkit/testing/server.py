@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from agentkit.testing._lax_parser import parse_lax
 
@@ -189,7 +189,7 @@ class NotReady(Fault):
     retry_after: bool = True
 
 
-ScriptItem = Union[Reply, Fault, str, Callable[[dict[str, Any]], Any]]
+ScriptItem = Reply | Fault | str | Callable[[dict[str, Any]], Any]
 UsageFn = Callable[[dict[str, Any], str], Mapping[str, int]]
 
 
@@ -370,7 +370,8 @@ class LocalServer:
         self._port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._sock: socket.socket | None = None
+        self._delayed: asyncio.TimerHandle | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._killed = False
@@ -410,37 +411,83 @@ class LocalServer:
         """Start listening (returns at once when ``start_delay_s`` is 0)."""
         if self._thread is not None:
             return self
-        loop = asyncio.new_event_loop()
-        self._loop = loop
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
             self._port = sock.getsockname()[1]
         except OSError:
             sock.close()
-            loop.close()
             raise
+        loop = asyncio.new_event_loop()
+        self._loop = loop
         self._thread = threading.Thread(
             target=loop.run_forever, name=f"LocalServer:{self._port}", daemon=True
         )
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._listen(sock), loop)
-        if self.start_delay_s <= 0:
-            future.result(timeout=10)
+        ready = asyncio.run_coroutine_threadsafe(self._begin(sock), loop)
+        ready.result(timeout=10)
         return self
 
-    async def _listen(self, sock: socket.socket) -> None:
+    async def _begin(self, sock: socket.socket) -> None:
+        # A bound socket that does not listen yet refuses connections: a server not started.
+        # Accepting happens in a reader callback, not asyncio.start_server (on Python 3.11,
+        # closing a Server while it accepts a connection leaks that socket) nor a cancellable
+        # sock_accept (cancelling it can drop a just-accepted socket).
+        loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._sock = sock
         if self.start_delay_s > 0:
-            try:
-                await self._sleep(self.start_delay_s)
-            except _Closed:
-                pass
-        if self._killed:
-            sock.close()
+            self._delayed = loop.call_later(self.start_delay_s, self._listen_now)
+        else:
+            self._listen_now()
+
+    def _listen_now(self) -> None:
+        sock = self._sock
+        if sock is None or self._killed:
             return
-        self._server = await asyncio.start_server(self._connection, sock=sock)
+        sock.listen(128)
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._accept_ready)
+
+    def _accept_ready(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            task = loop.create_task(self._serve(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _close_listener(self) -> None:
+        if self._delayed is not None:
+            self._delayed.cancel()
+            self._delayed = None
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(sock.fileno())
+            finally:
+                sock.close()
+
+    async def _serve(self, conn: socket.socket) -> None:
+        if self._killed:
+            conn.close()
+            return
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn)
+        except OSError:
+            conn.close()
+            return
+        await self._connection(reader, writer)
 
     def stop(self) -> None:
         """Stop the server: drop connections, stop the thread. Idempotent."""
@@ -469,26 +516,19 @@ class LocalServer:
         self._killed = True
         if self._stopping is not None:
             self._stopping.set()  # wakes hanging and stalled handlers
-        if self._server is not None:
-            self._server.close()
+        self._close_listener()
         for writer in list(self._writers):
             writer.transport.abort()
 
     async def _shutdown(self) -> None:
         await self._kill()
-        # Handlers end by themselves once their connections are aborted and sleeps are woken;
-        # cancelling a handler that has not started yet makes asyncio log an error.
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current]
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=2.0)
+        # Handlers end by themselves once their connections are aborted and sleeps are woken.
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=2.0)
             for task in late:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
 
     async def _sleep(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (None: forever), cut short when the server stops or dies."""
@@ -547,9 +587,6 @@ class LocalServer:
     # ------------------------------------------------------------------ HTTP
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         self._writers.add(writer)
         try:
             while not self._killed:
@@ -590,7 +627,6 @@ class LocalServer:
             self.errors.append(exc)
         finally:
             self._writers.discard(writer)
-            self._tasks.discard(task)
             if self._killed:
                 writer.transport.abort()
             else:
@@ -670,7 +706,9 @@ class LocalServer:
         }
         return {"object": "list", "data": [entry]}
 
-    async def _answer(self, item: Any, request: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    async def _answer(
+        self, item: Any, request: dict[str, Any], writer: asyncio.StreamWriter
+    ) -> None:
         if item is None:
             await _send_error(writer, 500, NO_REPLY_LEFT)
             return
