@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentkit.errors import ToolCallError
-from agentkit.report import _safe_frame_path, load_run
+from agentkit.report import _dict, _safe_frame_path, load_run
 from agentkit.safety import SafetyPolicy
 from agentkit.tools import RunContext, ToolCall, ToolSet
 
-__all__ = ["ReplayedCall", "replay", "replay_async"]
+__all__ = ["ReplayResult", "ReplayedCall", "replay", "replay_async"]
 
 ReplayStatus = Literal["listed", "ok", "error", "refused", "skipped"]
 
@@ -54,8 +54,24 @@ class ReplayedCall:
 
     def describe(self) -> str:
         """``"step 2: click(x=500, y=250)"``."""
-        args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in self.arguments.items())
+        args = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in self.arguments.items()
+        )
         return f"step {self.step}: {self.name}({args})"
+
+
+class ReplayResult(list[ReplayedCall]):
+    """The replayed calls, in order (a list), with a summary."""
+
+    @property
+    def failed(self) -> bool:
+        """True when a call failed or was refused (the replay did not do everything recorded)."""
+        return any(item.status in ("error", "refused") for item in self)
+
+    @property
+    def executed(self) -> int:
+        """How many calls ran."""
+        return sum(item.status == "ok" for item in self)
 
 
 def _recorded_calls(steps: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -87,8 +103,7 @@ def _step_frame(root: Path, step: dict[str, Any]) -> Any:
 
     with Image.open(path) as img:
         image = img.convert("RGB")
-    g = record.get("geometry") if isinstance(record.get("geometry"), dict) else {}
-    assert isinstance(g, dict)
+    g = _dict(record.get("geometry"))
     known = {"left", "top", "scale", "crop_left", "crop_top", "monitor"}
     geometry = Geometry(**{k: v for k, v in g.items() if k in known})
     return Frame(image, str(record.get("source", "")), geometry)
@@ -102,26 +117,36 @@ async def replay_async(
     safety: SafetyPolicy | None = None,
     delay_s: float = 0.5,
     stop_on_error: bool = True,
-) -> list[ReplayedCall]:
+) -> ReplayResult:
     """Replay a run's successful calls through ``toolset``; see :func:`replay`."""
     root = Path(run_dir)
     meta, steps, _ = load_run(root)
     policy = safety if safety is not None else SafetyPolicy()
-    results: list[ReplayedCall] = []
+    results = ReplayResult()
     failed = False
     try:
         for index, (step, record) in enumerate(_recorded_calls(steps)):
             number = int(step.get("step", 0) or 0)
             name = str(record["name"])
-            arguments = record.get("arguments") if isinstance(record.get("arguments"), dict) else {}
-            assert isinstance(arguments, dict)
-            base = {"step": number, "call_id": str(record.get("id", "")), "name": name, "arguments": arguments}
+            arguments = _dict(record.get("arguments"))
+            base: dict[str, Any] = {
+                "step": number,
+                "call_id": str(record.get("id", "")),
+                "name": name,
+                "arguments": arguments,
+            }
             tool = toolset.get(name)
             if tool is None:
-                results.append(ReplayedCall(**base, status="skipped", error=f"no tool named {name!r} in this tool set"))
+                results.append(
+                    ReplayedCall(
+                        **base, status="skipped", error=f"no tool named {name!r} in this tool set"
+                    )
+                )
                 continue
             if failed:
-                results.append(ReplayedCall(**base, status="skipped", error="an earlier call failed"))
+                results.append(
+                    ReplayedCall(**base, status="skipped", error="an earlier call failed")
+                )
                 continue
             try:
                 validated = tool.validate(arguments)
@@ -130,9 +155,13 @@ async def replay_async(
                 failed = stop_on_error
                 continue
             if dry_run:
-                results.append(ReplayedCall(**base, status="listed", output="not executed (dry run)"))
+                results.append(
+                    ReplayedCall(**base, status="listed", output="not executed (dry run)")
+                )
                 continue
-            call = ToolCall(base["call_id"] or f"replay_{index}", name, arguments, validated, tool, "replay")
+            call = ToolCall(
+                base["call_id"] or f"replay_{index}", name, arguments, validated, tool, "replay"
+            )
             verdict = await policy.review(call)
             if verdict.decision == "refuse":
                 results.append(ReplayedCall(**base, status="refused", error=verdict.reason))
@@ -151,11 +180,23 @@ async def replay_async(
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported per call
-                results.append(ReplayedCall(**base, status="error", error=f"{type(exc).__name__}: {exc}"))
+                results.append(
+                    ReplayedCall(**base, status="error", error=f"{type(exc).__name__}: {exc}")
+                )
                 failed = stop_on_error
                 continue
-            text = getattr(value, "text", None) if getattr(value, "frame", None) is not None else None
-            output = text if isinstance(text, str) else value if isinstance(value, str) else "done" if value is None else str(value)
+            text = (
+                getattr(value, "text", None) if getattr(value, "frame", None) is not None else None
+            )
+            output = (
+                text
+                if isinstance(text, str)
+                else value
+                if isinstance(value, str)
+                else "done"
+                if value is None
+                else str(value)
+            )
             results.append(ReplayedCall(**base, status="ok", output=policy.redact(output)))
     finally:
         await toolset.aclose()
@@ -170,7 +211,7 @@ def replay(
     safety: SafetyPolicy | None = None,
     delay_s: float = 0.5,
     stop_on_error: bool = True,
-) -> list[ReplayedCall]:
+) -> ReplayResult:
     """Re-execute the calls a run recorded as successful, without the model.
 
     Example:
@@ -195,13 +236,19 @@ def replay(
             recording assumed).
 
     Returns:
-        One :class:`ReplayedCall` per recorded successful call, in order.
+        One :class:`ReplayedCall` per recorded successful call, in order, as a
+        :class:`ReplayResult` (a list with ``failed`` and ``executed``).
 
     Raises:
         ConfigurationError: ``run_dir`` is not a run directory.
     """
     return asyncio.run(
         replay_async(
-            run_dir, toolset, dry_run=dry_run, safety=safety, delay_s=delay_s, stop_on_error=stop_on_error
+            run_dir,
+            toolset,
+            dry_run=dry_run,
+            safety=safety,
+            delay_s=delay_s,
+            stop_on_error=stop_on_error,
         )
     )

@@ -37,7 +37,9 @@ _STATUS_COLOURS = {
 }
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+def load_run(
+    run_dir: str | os.PathLike[str],
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
     """Read ``run.json`` and ``steps.jsonl`` of a run directory, tolerating a crash-cut last line.
 
     Returns:
@@ -78,6 +80,11 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict
         elif record.get("type", "step") == "step":
             steps.append(record)
     return meta, steps, end
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (records may be damaged)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _e(value: Any, limit: int = _MAX_TEXT) -> str:
@@ -126,7 +133,7 @@ def _markers(step: dict[str, Any], frame: dict[str, Any], scale: _Scale) -> list
     for index, call in enumerate(calls if isinstance(calls, list) else [], start=1):
         if not isinstance(call, dict):
             continue
-        args = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
+        args = _dict(call.get("arguments"))
         name = str(call.get("name", ""))
         colour = _STATUS_COLOURS.get(str(call.get("status")), "#6e7781")
         label = _e(f"{index} {name}", 60)
@@ -185,7 +192,7 @@ def _markers(step: dict[str, Any], frame: dict[str, Any], scale: _Scale) -> list
 
 
 def _grounding_boxes(step: dict[str, Any], scale: _Scale, stroke: float) -> list[str]:
-    response = step.get("response") if isinstance(step.get("response"), dict) else {}
+    response = _dict(step.get("response"))
     text = response.get("text") if isinstance(response, dict) else None
     if not isinstance(text, str) or ("<box>" not in text and "<point>" not in text):
         return []
@@ -219,7 +226,13 @@ def _image_src(root: Path, frame: dict[str, Any], embed: bool) -> str | None:
 
 
 def _frame_html(
-    root: Path, step: dict[str, Any], frame: dict[str, Any], marked: bool, embed: bool, coords: str, extent: float
+    root: Path,
+    step: dict[str, Any],
+    frame: dict[str, Any],
+    marked: bool,
+    embed: bool,
+    coords: str,
+    extent: float,
 ) -> str:
     width, height = _num(frame.get("width")), _num(frame.get("height"))
     caption = f"{_e(frame.get('id', ''), 100)} \u00b7 {_e(frame.get('source', ''), 200)}"
@@ -247,19 +260,18 @@ def _frame_html(
 
 def _kv(items: Iterable[tuple[str, Any]]) -> str:
     cells = [
-        f"<span><b>{_e(k, 100)}</b> {_e(v, 500)}</span>" for k, v in items if v not in (None, "", {}, [])
+        f"<span><b>{_e(k, 100)}</b> {_e(v, 500)}</span>"
+        for k, v in items
+        if v not in (None, "", {}, [])
     ]
     return f'<div class="kv">{"".join(cells)}</div>' if cells else ""
 
 
 def _step_html(root: Path, step: dict[str, Any], embed: bool, coords: str, extent: float) -> str:
     number = step.get("step", "?")
-    response = step.get("response") if isinstance(step.get("response"), dict) else {}
-    assert isinstance(response, dict)
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
-    assert isinstance(usage, dict)
-    timings = step.get("timings") if isinstance(step.get("timings"), dict) else {}
-    assert isinstance(timings, dict)
+    response = _dict(step.get("response"))
+    usage = _dict(response.get("usage"))
+    timings = _dict(step.get("timings"))
     parts = [f'<section class="step" id="step-{_e(number, 20)}"><h2>Step {_e(number, 20)}</h2>']
     parts.append(
         _kv(
@@ -281,7 +293,9 @@ def _step_html(root: Path, step: dict[str, Any], embed: bool, coords: str, exten
     if frames:
         parts.append('<div class="frames">')
         for i, frame in enumerate(frames):
-            parts.append(_frame_html(root, step, frame, i == len(frames) - 1, embed, coords, extent))
+            parts.append(
+                _frame_html(root, step, frame, i == len(frames) - 1, embed, coords, extent)
+            )
         parts.append("</div>")
     text = step.get("visible_text")
     if not isinstance(text, str):
@@ -290,7 +304,9 @@ def _step_html(root: Path, step: dict[str, Any], embed: bool, coords: str, exten
         parts.append(f'<h3>Model</h3><pre class="text">{_e(text)}</pre>')
     reasoning = response.get("reasoning")
     if isinstance(reasoning, str) and reasoning.strip():
-        parts.append(f'<details><summary>Reasoning</summary><pre class="text">{_e(reasoning)}</pre></details>')
+        parts.append(
+            f'<details><summary>Reasoning</summary><pre class="text">{_e(reasoning)}</pre></details>'
+        )
     calls = [c for c in (step.get("calls") or []) if isinstance(c, dict)]
     if calls:
         rows = []
@@ -320,7 +336,9 @@ def _step_html(root: Path, step: dict[str, Any], embed: bool, coords: str, exten
         )
         parts.append(f'<h3>Rejected calls</h3><ul class="errors">{items}</ul>')
     if isinstance(step.get("retry"), str) and step["retry"]:
-        parts.append(f'<details><summary>Retry prompt</summary><pre class="text">{_e(step["retry"])}</pre></details>')
+        parts.append(
+            f'<details><summary>Retry prompt</summary><pre class="text">{_e(step["retry"])}</pre></details>'
+        )
     if step.get("final") is not None:
         parts.append(f'<h3>Final answer</h3><pre class="text">{_e(step["final"])}</pre>')
     parts.append("</section>")
@@ -373,7 +391,7 @@ def render_report(
     root = Path(run_dir)
     meta, steps, end = load_run(root)
     title = f"agentkit run {meta.get('run_id') or root.name}"
-    usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
+    usage = _dict(meta.get("usage"))
     error = meta.get("error") or (end or {}).get("error")
     head = [
         "<!DOCTYPE html>",
@@ -392,7 +410,7 @@ def render_report(
                 ("started", meta.get("started_at")),
                 ("finished", meta.get("finished_at")),
                 ("steps", len(steps)),
-                *((k, v) for k, v in (usage or {}).items()),  # type: ignore[union-attr]
+                *usage.items(),
             ]
         ),
     ]

@@ -28,7 +28,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from agentkit.errors import ConfigurationError
 from agentkit.tools import Risk, ToolCall
@@ -42,10 +42,10 @@ __all__ = [
 ]
 
 #: ``(call) -> bool``, sync or async: True allows a destructive call. The REPL's prompt is one.
-Confirmer = Callable[[ToolCall], Union[bool, Awaitable[bool]]]
+Confirmer = Callable[[ToolCall], bool | Awaitable[bool]]
 #: ``(call) -> Risk | None``: a risk that depends on the arguments (e.g. a key combination);
 #: None keeps the tool's declared risk. A rule can only raise the risk, never lower it.
-RiskRule = Callable[[ToolCall], Union[Risk, None]]
+RiskRule = Callable[[ToolCall], Risk | None]
 
 _RISK_ORDER = {Risk.READ_ONLY: 0, Risk.REVERSIBLE: 1, Risk.DESTRUCTIVE: 2}
 SECRET_MARK = "[secret]"
@@ -165,13 +165,16 @@ class SafetyPolicy:
         if self.allow is not None and name not in self.allow:
             allowed = ", ".join(sorted(self.allow)) or "none"
             return Verdict(
-                "refuse", f"the tool {name!r} is not on this agent's allow list (allowed: {allowed})"
+                "refuse",
+                f"the tool {name!r} is not on this agent's allow list (allowed: {allowed})",
             )
         risk = self.risk_of(call)
         if self.dry_run:
             if risk is Risk.READ_ONLY:
                 return Verdict("run", "read-only tool: runs even in dry-run mode")
-            return Verdict("dry_run", f"dry-run mode: the {risk.value} call {name!r} is only recorded")
+            return Verdict(
+                "dry_run", f"dry-run mode: the {risk.value} call {name!r} is only recorded"
+            )
         if risk is not Risk.DESTRUCTIVE:
             return Verdict("run", f"{risk.value} tool")
         return await self._confirm(call)
@@ -205,13 +208,12 @@ class SafetyPolicy:
     async def _ask(self, call: ToolCall) -> bool:
         confirmer = self.confirmer
         assert confirmer is not None
-        if inspect.iscoroutinefunction(confirmer) or inspect.iscoroutinefunction(
-            getattr(confirmer, "__call__", None)
-        ):
-            result: Any = await confirmer(call)  # type: ignore[misc]
+        if inspect.iscoroutinefunction(confirmer):
+            result: Any = await confirmer(call)
         else:
             # A blocking prompt runs in a thread; on timeout the thread is left to finish on its
-            # own and its late answer is ignored.
+            # own and its late answer is ignored. An async callable object returns a coroutine
+            # from there, awaited here.
             result = await asyncio.to_thread(confirmer, call)
             if inspect.isawaitable(result):
                 result = await result

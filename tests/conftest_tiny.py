@@ -12,18 +12,23 @@ from pathlib import Path
 import pytest
 
 
-def _require_tiny_model_deps() -> None:
+def require_transformers_backend() -> None:
+    """Skip unless torch, tokenizers and a transformers that runs MiniCPM-V 4.6 are installed."""
     pytest.importorskip("torch")
     pytest.importorskip("tokenizers")
     transformers = pytest.importorskip("transformers")
-    if not hasattr(transformers, "MiniCPMV4_6ForConditionalGeneration"):
-        pytest.skip("transformers has no MiniCPM-V 4.6 classes (needs >= 5.7)")
+    from agentkit.backends.transformers_backend import MIN_TRANSFORMERS, _version_tuple
+
+    if not hasattr(transformers, "MiniCPMV4_6ForConditionalGeneration") or _version_tuple(
+        transformers.__version__
+    ) < _version_tuple(MIN_TRANSFORMERS):
+        pytest.skip(f"needs transformers >= {MIN_TRANSFORMERS} (found {transformers.__version__})")
 
 
 @pytest.fixture(scope="session", name="tiny_model_dir")
 def tiny_model_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random MiniCPM-V 4.6 checkpoint, built once per test session."""
-    _require_tiny_model_deps()
+    require_transformers_backend()
     from agentkit.testing.tiny_model import build_tiny_minicpmv
 
     return build_tiny_minicpmv(tmp_path_factory.mktemp("tiny-minicpmv"))

@@ -342,12 +342,15 @@ def test_progress_renderer_lines() -> None:
         ToolCallStarted(1, call),
         ToolCallFinished(1, call, "Dry run: delete_file was recorded", None, 0.0, "dry_run"),
         StepFinished(1, Usage(900, 30, 812, 1), {"step_s": 1.25}),
-        StepStarted(2, "16x", None, "default", 203, ("step2-0",)),
+        StepStarted(2, "16x", None, "default 16x", 203, ("step2-0",)),
+        ModelTextDelta(2, "All clean."),
         StepFinished(2, Usage(1500, 40, 1015, 2), {"step_s": 0.5}),
         RunFinished(RunResult("r1", "completed")),
     ]:
         p.handle(e)
     out = text_of(c)
+    assert "All clean." not in out  # the final answer goes to stdout, not into the progress
+    assert "step 2 · mode 16x · 1 frame(s)" in out
     assert "run r1: clean up" in out
     assert "step 1 · mode 4x (small text) · 1 frame(s), 812 visual tokens" in out
     assert "model: Deleting it." in out

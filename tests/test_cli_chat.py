@@ -198,14 +198,15 @@ async def test_ctrl_c_cancels_the_answer_and_keeps_the_session(tmp_path: Path) -
 
 
 async def test_backend_failure_is_one_line_and_the_session_goes_on(tmp_path: Path) -> None:
-    from agentkit.errors import ServerUnavailableError
+    from agentkit.errors import AuthenticationError
 
-    down = ServerUnavailableError(
-        "Could not reach vLLM at http://127.0.0.1:9/v1", url="http://127.0.0.1:9/v1"
+    # not retryable: the loop gives up on the first attempt
+    refused = AuthenticationError(
+        "the server at http://127.0.0.1:9/v1 rejected the API key", url="http://127.0.0.1:9/v1"
     )
-    s = make_session(tmp_path, [down, down, "Back."])
+    s = make_session(tmp_path, [refused, "Back."])
     failed = await s.ask("hello")
     assert failed is not None and failed.status == "failed"
-    assert "(failed: Could not reach vLLM at http://127.0.0.1:9/v1)" in output(s)
+    assert "(failed: the server at http://127.0.0.1:9/v1 rejected the API key)" in output(s)
     ok = await s.ask("hello again")
     assert ok is not None and ok.output == "Back."

@@ -152,6 +152,14 @@ def test_run_completes_a_scripted_task(workdir: Path) -> None:
     assert any(part.get("type") == "image_url" for part in content)
     assert [t["function"]["name"] for t in bodies[0]["tools"]] == ["delete_file", "read_note"]
 
+    # the run directory turns into a report page
+    proc = agentkit(workdir, "report", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    page = Path(proc.stdout.strip())
+    assert page == run_dir / "report.html" and "read_note" in page.read_text()
+    proc = agentkit(workdir, "report", str(workdir))
+    assert proc.returncode == 2 and "not a run directory" in proc.stderr
+
 
 def test_run_json_dry_run_and_limit(workdir: Path) -> None:
     delete = Reply(text=call_text("delete_file", path="important.txt"))
@@ -252,7 +260,14 @@ def test_run_ctrl_c_stops_cleanly(workdir: Path) -> None:
 
 
 @pytest.mark.xvfb
-def test_run_on_xvfb_screen(workdir: Path) -> None:
+def test_run_on_xvfb_screen_with_the_desktop_pack(workdir: Path) -> None:
+    """A scripted task on a real X display: the screen is captured, the desktop pack clicks and types."""
+    from agentkit.tools import available_tool_packs
+
+    if "desktop" not in available_tool_packs():
+        pytest.skip(
+            "the desktop tool pack is not installed (pip install -e tools/agentkit-desktop)"
+        )
     sys.path.insert(0, str(Path(__file__).parent))
     from conftest_xvfb import start_xvfb
 
@@ -262,28 +277,41 @@ def test_run_on_xvfb_screen(workdir: Path) -> None:
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     try:
-        replies = [Reply(text=call_text("read_note", name="screen")), Reply(text="Done.")]
+        replies = [
+            Reply(text="Clicking the middle.\n" + call_text("click", x=500, y=500)),
+            Reply(text=call_text("type_text", text="hello")),
+            Reply(text="Clicked and typed."),
+        ]
         with LocalServer(replies=replies) as srv:
             proc = agentkit(
-                workdir, "run", "Look at the screen", "--base-url", srv.base_url,
-                "--tools", "demo_tools:TOOLS", "--source", "screen",
+                workdir, "run", "Click the middle and type hello", "--base-url", srv.base_url,
+                "--tools", "desktop", "--source", "screen", "--trajectory-dir", "runs",
                 env=env_for(workdir, DISPLAY=display.name),
             )  # fmt: skip
             bodies = srv.chat_requests
     finally:
         ctx.__exit__(None, None, None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "Done."
-    assert "1 frame(s)" in proc.stderr
-    assert (
+    assert proc.stdout.strip() == "Clicked and typed."
+    err = proc.stderr
+    assert "→ click(x=500, y=500)" in err and '→ type_text(text="hello")' in err
+    assert err.count("✓ ok") == 2
+    assert "model: Clicking the middle." in err
+    assert "model: Clicked and typed." not in err  # the answer is on stdout only
+    assert "completed · 3 step(s), 2 tool call(s)" in err
+    # every step sent one new screenshot
+    images = [
         sum(
             p.get("type") == "image_url"
-            for m in bodies[0]["messages"]
+            for m in b["messages"]
             if isinstance(m["content"], list)
             for p in m["content"]
         )
-        == 1
-    )
+        for b in bodies
+    ]
+    assert images[0] == 1 and len(bodies) == 3
+    run_dir = workdir / err.strip().splitlines()[-1].split(": ", 1)[1]
+    assert len(list((run_dir / "frames").iterdir())) == 3
 
 
 # ----------------------------------------------------------------------------- chat without a terminal

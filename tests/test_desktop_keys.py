@@ -73,7 +73,9 @@ def make(**options: Any) -> tuple[DesktopTools, RecordingDriver]:
     return DesktopTools(driver=driver, drag_duration_s=0.02, **options), driver
 
 
-async def call(desk: DesktopTools, name: str, ctx: RunContext[Any] | None = None, **arguments: Any) -> Any:
+async def call(
+    desk: DesktopTools, name: str, ctx: RunContext[Any] | None = None, **arguments: Any
+) -> Any:
     tool = desk.toolset().get(name)
     assert tool is not None
     return await tool.invoke(tool.validate(arguments), ctx or RunContext(frames=[frame()]))
@@ -298,7 +300,9 @@ async def test_destructive_combinations_need_the_confirmer() -> None:
     refused = await policy.review(tool_call(desk, "press_keys", keys="ctrl+alt+delete"))
     assert refused.decision == "refuse"
     assert "destructive" in refused.reason and "no confirmer" in refused.reason
-    assert (await policy.review(tool_call(desk, "press_keys", keys="alt+ctrl+Delete"))).decision == "refuse"
+    assert (
+        await policy.review(tool_call(desk, "press_keys", keys="alt+ctrl+Delete"))
+    ).decision == "refuse"
     assert (await policy.review(tool_call(desk, "press_keys", keys="ctrl+s"))).decision == "run"
     confirmed = SafetyPolicy(confirmer=lambda call: True)
     assert (await confirmed.review(tool_call(desk, "press_keys", keys="alt+f4"))).decision == "run"
@@ -334,6 +338,8 @@ def test_entry_point_registers_the_pack() -> None:
     from agentkit.tools import available_tool_packs, load_tool_packs
 
     if "desktop" not in available_tool_packs():
-        pytest.skip("agentkit-desktop is importable but not installed (pip install -e tools/agentkit-desktop)")
+        pytest.skip(
+            "agentkit-desktop is importable but not installed (pip install -e tools/agentkit-desktop)"
+        )
     tools = load_tool_packs(["desktop"])
     assert {"click", "type_text", "press_keys", "wait", "screenshot"} <= set(tools.names())

@@ -79,7 +79,9 @@ class FormApp:
     def state(self) -> dict[str, Any]:
         return json.loads(self.path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
-    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 3.0) -> dict[str, Any]:
+    def wait_for(
+        self, check: Callable[[dict[str, Any]], bool], timeout: float = 3.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             state = self.state() if self.path.exists() else {}
@@ -223,7 +225,9 @@ async def test_stop_during_a_drag_releases_the_button(
     x1, y1 = model_point(frame, pad, 0.1, 0.5)
     x2, y2 = model_point(frame, pad, 0.9, 0.5)
     task = asyncio.ensure_future(run(desk, "drag", ctx, x1=x1, y1=y1, x2=x2, y2=y2))
-    await asyncio.to_thread(app.wait_for, lambda s: s["mouse_down"] == [1] and len(s["pad_path"]) >= 2)
+    await asyncio.to_thread(
+        app.wait_for, lambda s: s["mouse_down"] == [1] and len(s["pad_path"]) >= 2
+    )
     task.cancel()  # what Agent.stop() does to a running tool
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -232,7 +236,9 @@ async def test_stop_during_a_drag_releases_the_button(
     assert desk.held_buttons == ()
 
 
-async def test_kill_key_combination_trips_the_switch_and_releases(app: FormApp, display: str) -> None:
+async def test_kill_key_combination_trips_the_switch_and_releases(
+    app: FormApp, display: str
+) -> None:
     from agentkit_desktop import ActionStopped, DesktopTools
 
     desk = DesktopTools(drag_duration_s=3.0)

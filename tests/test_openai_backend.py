@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -460,15 +461,41 @@ async def test_500_is_retried_a_bounded_number_of_times() -> None:
 
 
 async def test_connection_refused_names_the_url_and_the_fix() -> None:
-    sock_port = 9  # discard port on localhost: nothing listens there in CI
-    b = OpenAICompatBackend(f"http://127.0.0.1:{sock_port}/v1", MODEL, connect_timeout_s=1)
-    async with b:
-        with pytest.raises(ServerUnavailableError) as info:
-            await complete(b, ModelRequest(messages=[Message("user", "hi")]))
+    with socket.socket() as sock:  # bound but not listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        async with OpenAICompatBackend(url, MODEL, connect_timeout_s=1) as b:
+            with pytest.raises(ServerUnavailableError) as info:
+                await complete(b, ModelRequest(messages=[Message("user", "hi")]))
     message = str(info.value)
-    assert f"http://127.0.0.1:{sock_port}/v1" in message
+    assert url in message
     assert "vllm serve" in message and "AGENTKIT_BASE_URL" in message
-    assert isinstance(info.value.__cause__, Exception)
+    assert info.value.__cause__ is not None
+
+
+def raising(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+async def test_transport_errors_before_a_response() -> None:
+    err = await run_error(raising(httpx.ConnectTimeout("slow")))
+    assert isinstance(err, BackendTimeoutError) and err.phase == "connect"
+    assert "connect_timeout_s" in str(err)
+    err = await run_error(raising(httpx.ConnectError("refused")))
+    assert isinstance(err, ServerUnavailableError)
+    calls: list[int] = []
+
+    def dies_once(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return ok_stream("second try")
+
+    final = await run(dies_once)
+    assert (final.text, final.attempts) == ("second try", 2)
 
 
 async def test_html_body_is_a_protocol_error_with_a_capped_excerpt() -> None:
@@ -480,6 +507,8 @@ async def test_html_body_is_a_protocol_error_with_a_capped_excerpt() -> None:
     assert len(str(err)) < 700
     err = await run_error(Recorder(stream_response(b"data: <html>oops</html>\n\n")))
     assert isinstance(err, ProtocolError) and "not a JSON object" in str(err)
+    err = await run_error(Recorder(httpx.Response(200, content=b"<h1>hello</h1>\n")))
+    assert isinstance(err, ProtocolError) and "not an event stream: <h1>hello</h1>" in str(err)
     err = await run_error(
         Recorder(httpx.Response(502, text=page, headers={"content-type": "text/html"})),
         max_retries=0,

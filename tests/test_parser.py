@@ -80,7 +80,9 @@ def feed_all(parser: ToolCallParser, chunks: list[str]) -> list[object]:
 
 def test_events_in_order_and_text_streams() -> None:
     parser = ToolCallParser(TOOLS)
-    events = feed_all(parser, ["Sure, click", "ing now.\n", call_text("click", x="5", y="6"), "\nDone."])
+    events = feed_all(
+        parser, ["Sure, click", "ing now.\n", call_text("click", x="5", y="6"), "\nDone."]
+    )
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["TextChunk", "TextChunk", "CallParsed", "TextChunk"]
     result = parser.finish("stop")
@@ -284,7 +286,9 @@ def test_server_calls_are_strict(arguments: str, kind: str) -> None:
 
 
 def test_server_nested_duplicate_key_is_a_bad_value() -> None:
-    result = validate_server_calls([server("configure", '{"tags": [1], "x": {"a": 1, "a": 2}}')], TOOLS)
+    result = validate_server_calls(
+        [server("configure", '{"tags": [1], "x": {"a": 1, "a": 2}}')], TOOLS
+    )
     assert kinds(result) == ["bad_value"]
 
 
@@ -311,7 +315,9 @@ def test_server_duplicated_identical_call_is_reported() -> None:
 
 def test_server_call_left_in_content_is_parsed_and_merged() -> None:
     content = "Clicking.\n" + call_text("type_text", text="hi")
-    result = validate_server_calls([server("click", '{"x": 1, "y": 2}', "a")], TOOLS, content=content)
+    result = validate_server_calls(
+        [server("click", '{"x": 1, "y": 2}', "a")], TOOLS, content=content
+    )
     assert [c.name for c in result.calls] == ["click", "type_text"]
     assert result.text == "Clicking.\n"
     # The same call both parsed by the server and left in the content runs once.
@@ -323,7 +329,10 @@ def test_server_call_left_in_content_is_parsed_and_merged() -> None:
 
 
 def test_server_ids_are_unique_and_max_calls_applies() -> None:
-    calls = [server("click", '{"x": 1, "y": 2}', "same"), server("click", '{"x": 3, "y": 4}', "same")]
+    calls = [
+        server("click", '{"x": 1, "y": 2}', "same"),
+        server("click", '{"x": 3, "y": 4}', "same"),
+    ]
     result = validate_server_calls(calls, TOOLS)
     assert len({c.id for c in result.calls}) == 2
     limited = validate_server_calls(calls, TOOLS, max_calls=1)
@@ -367,13 +376,19 @@ HOSTILE = {
     "lt-flood": lambda n: "<" * n,
     "near-miss-tags": lambda n: ("<tool_cal<paramete</paramete<think" * (n // 34 + 1))[:n],
     "openers": lambda n: ("<tool_call>" * (n // 11 + 1))[:n],
-    "value-close-ws": lambda n: "<tool_call>\n<function=type_text>\n<parameter=text>\n"
-    + ("</parameter> \n\t" * (n // 16 + 1))[:n],
-    "value-nested": lambda n: "<tool_call>\n<function=type_text>\n<parameter=text>\n"
-    + ("<tool_call></parameter>" * (n // 23 + 1))[:n],
-    "json-depth": lambda n: "<tool_call>\n<function=configure>\n<parameter=tags>\n"
-    + "[" * n
-    + "\n</parameter>\n</function>\n</tool_call>",
+    "value-close-ws": lambda n: (
+        "<tool_call>\n<function=type_text>\n<parameter=text>\n"
+        + ("</parameter> \n\t" * (n // 16 + 1))[:n]
+    ),
+    "value-nested": lambda n: (
+        "<tool_call>\n<function=type_text>\n<parameter=text>\n"
+        + ("<tool_call></parameter>" * (n // 23 + 1))[:n]
+    ),
+    "json-depth": lambda n: (
+        "<tool_call>\n<function=configure>\n<parameter=tags>\n"
+        + "[" * n
+        + "\n</parameter>\n</function>\n</tool_call>"
+    ),
     "ws-between-tags": lambda n: "<tool_call>\n<function=screenshot>" + " " * n,
 }
 
@@ -404,4 +419,6 @@ def test_result_summary_is_json() -> None:
     result = parse_tool_calls("hi " + call_text("screenshot") + call_text("nope"), TOOLS)
     json.dumps(result.summary())
     assert not result.ok
-    assert isinstance(result.calls[0], object) and CallParsed(result.calls[0]).call is result.calls[0]
+    assert (
+        isinstance(result.calls[0], object) and CallParsed(result.calls[0]).call is result.calls[0]
+    )

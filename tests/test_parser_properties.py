@@ -39,8 +39,17 @@ PROFILE = settings(
 
 # --------------------------------------------------------------------------- schemas and values
 
-KINDS = ["integer", "number", "boolean", "enum", "string", "nullable_string", "optional_int",
-         "int_array", "object"]
+KINDS = [
+    "integer",
+    "number",
+    "boolean",
+    "enum",
+    "string",
+    "nullable_string",
+    "optional_int",
+    "int_array",
+    "object",
+]
 
 
 def schema_for(kind: str) -> dict[str, Any]:
@@ -65,17 +74,23 @@ def schema_for(kind: str) -> dict[str, Any]:
 # Text values: any printable text, newlines, tabs, angle brackets and bits of markup, but no
 # complete keyword (a value holding `</parameter>\n</function>` really is the end of the call),
 # no NUL or unpaired surrogate (refused by policy) and no CR (CRLF is a format newline).
-TEXT_ALPHABET = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r") | st.sampled_from(
-    ["<", ">", "/", "=", "\n", "\t", " ", "{", "["]
+TEXT_ALPHABET = st.characters(
+    blacklist_categories=("Cs",), blacklist_characters="\x00\r"
+) | st.sampled_from(["<", ">", "/", "=", "\n", "\t", " ", "{", "["])
+FRAGMENTS = st.sampled_from(
+    ["<tool", "</param", "<think x", "a < b", "</parameter x", "<tool_call x", "\\"]
 )
-FRAGMENTS = st.sampled_from(["<tool", "</param", "<think x", "a < b", "</parameter x", "<tool_call x", "\\"])
 
 
 def no_keyword(text: str) -> bool:
     return not any(k in text for k in _KEYWORDS)
 
 
-texts = st.lists(st.text(TEXT_ALPHABET, max_size=12) | FRAGMENTS, max_size=4).map("".join).filter(no_keyword)
+texts = (
+    st.lists(st.text(TEXT_ALPHABET, max_size=12) | FRAGMENTS, max_size=4)
+    .map("".join)
+    .filter(no_keyword)
+)
 ints = st.integers(min_value=-(10**30), max_value=10**30)
 floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -114,7 +129,7 @@ def tool_and_calls(draw: st.DrawFn) -> tuple[ToolSet, str, list[dict[str, Any]]]
     required = [n for n in names if draw(st.booleans())]
     schema = {
         "type": "object",
-        "properties": {n: schema_for(k) for n, k in zip(names, kinds)},
+        "properties": {n: schema_for(k) for n, k in zip(names, kinds, strict=True)},
         "required": required,
     }
     toolset = ToolSet([Tool.from_json_schema("act", "Random tool.", schema, _noop)])
@@ -125,7 +140,7 @@ def tool_and_calls(draw: st.DrawFn) -> tuple[ToolSet, str, list[dict[str, Any]]]
         args: dict[str, Any] = {}
         lines = []
         prose = draw(texts.filter(lambda s: "\\" not in s))
-        for name, kind in zip(names, kinds):
+        for name, kind in zip(names, kinds, strict=True):
             if name not in required and draw(st.booleans()):
                 continue
             value = draw(value_for(kind))
@@ -168,18 +183,20 @@ def same_json(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
 @PROFILE
 @given(tool_and_calls(), st.lists(st.integers(min_value=0), max_size=12))
-def test_rendered_calls_round_trip(case: tuple[ToolSet, str, list[dict[str, Any]]], cuts: list[int]) -> None:
+def test_rendered_calls_round_trip(
+    case: tuple[ToolSet, str, list[dict[str, Any]]], cuts: list[int]
+) -> None:
     toolset, text, expected = case
     result = parse_tool_calls(text, toolset)
     assert not result.errors, [e.message for e in result.errors]
     assert len(result.calls) == len(expected)
-    for call, args in zip(result.calls, expected):
+    for call, args in zip(result.calls, expected, strict=True):
         assert call.name == "act"
         assert same_json(call.arguments, args), (call.arguments, args)
     assert parse_chunks(chunked(text, cuts), toolset).summary() == result.summary()
@@ -225,10 +242,41 @@ DESKTOP = ToolSet(
 )
 
 PIECES = st.sampled_from(
-    [*_KEYWORDS, "<function=click>", "<function=type_text>", "<function=opts>", "<parameter=x>",
-     "<parameter=y>", "<parameter=text>", "<parameter=n>", "<parameter=tags>", "<parameter=flag>",
-     "\n", "\r\n", " ", "5", "-1", "1e309", "NaN", "true", "null", '["a"]', "{", "}", "\\n", "<", ">",
-     "\u200b", "\ud800", "\x00", "\u202e", "\uff1c", "hello", "=", "/"]
+    [
+        *_KEYWORDS,
+        "<function=click>",
+        "<function=type_text>",
+        "<function=opts>",
+        "<parameter=x>",
+        "<parameter=y>",
+        "<parameter=text>",
+        "<parameter=n>",
+        "<parameter=tags>",
+        "<parameter=flag>",
+        "\n",
+        "\r\n",
+        " ",
+        "5",
+        "-1",
+        "1e309",
+        "NaN",
+        "true",
+        "null",
+        '["a"]',
+        "{",
+        "}",
+        "\\n",
+        "<",
+        ">",
+        "\u200b",
+        "\ud800",
+        "\x00",
+        "\u202e",
+        "\uff1c",
+        "hello",
+        "=",
+        "/",
+    ]
 )
 GARBAGE = st.lists(PIECES | st.text(max_size=5), max_size=60).map("".join)
 
@@ -303,22 +351,49 @@ def test_mutations_give_only_typed_errors(
 
 
 JSONISH = st.lists(
-    st.sampled_from(['{', '}', '[', ']', '"x"', '"y"', '"text"', ":", ",", "1", "-0", "1e999", "NaN",
-                     "true", "null", '"\\ud800"', '"a"', " ", "'", "Infinity", '"\\u0000"']),
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            "[",
+            "]",
+            '"x"',
+            '"y"',
+            '"text"',
+            ":",
+            ",",
+            "1",
+            "-0",
+            "1e999",
+            "NaN",
+            "true",
+            "null",
+            '"\\ud800"',
+            '"a"',
+            " ",
+            "'",
+            "Infinity",
+            '"\\u0000"',
+        ]
+    ),
     max_size=25,
 ).map("".join)
 
 
 @PROFILE
 @given(
-    st.lists(st.tuples(st.sampled_from(["click", "type_text", "opts", "Click", ""]), JSONISH), max_size=4),
+    st.lists(
+        st.tuples(st.sampled_from(["click", "type_text", "opts", "Click", ""]), JSONISH), max_size=4
+    ),
     st.sampled_from(["stop", "length", "tool_calls", None]),
     GARBAGE,
 )
 def test_server_calls_never_raise(
     calls: list[tuple[str, str]], finish: str | None, content: str
 ) -> None:
-    server_calls = [ServerToolCall(id=f"id{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)]
+    server_calls = [
+        ServerToolCall(id=f"id{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)
+    ]
     result = validate_server_calls(server_calls, DESKTOP, finish_reason=finish, content=content)
     assert all(isinstance(e, ToolCallError) for e in result.errors)
     for call in result.calls:

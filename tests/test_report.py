@@ -33,11 +33,20 @@ def _frame_record(frame_id: str, width: int, height: int) -> dict[str, Any]:
         "height": height,
         "source": "screen:1",
         "timestamp": 1.0,
-        "geometry": {"left": 0, "top": 0, "scale": 1.0, "crop_left": 0, "crop_top": 0, "monitor": 1},
+        "geometry": {
+            "left": 0,
+            "top": 0,
+            "scale": 1.0,
+            "crop_left": 0,
+            "crop_top": 0,
+            "monitor": 1,
+        },
     }
 
 
-def _step(n: int, frames: list[dict[str, Any]], text: str, calls: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def _step(
+    n: int, frames: list[dict[str, Any]], text: str, calls: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     record = {
         "type": "step",
         "step": n,
@@ -51,7 +60,12 @@ def _step(n: int, frames: list[dict[str, Any]], text: str, calls: list[dict[str,
             "text": text,
             "reasoning": None,
             "finish_reason": "stop",
-            "usage": {"prompt_tokens": 700 + n, "completion_tokens": 30 + n, "visual_tokens": 444, "requests": 1},
+            "usage": {
+                "prompt_tokens": 700 + n,
+                "completion_tokens": 30 + n,
+                "visual_tokens": 444,
+                "requests": 1,
+            },
             "first_token_s": 0.05,
             "duration_s": 0.4,
         },
@@ -65,7 +79,13 @@ def _step(n: int, frames: list[dict[str, Any]], text: str, calls: list[dict[str,
     return record
 
 
-def _call(name: str, arguments: dict[str, Any], status: str = "ok", output: str = "done", error: str | None = None) -> dict[str, Any]:
+def _call(
+    name: str,
+    arguments: dict[str, Any],
+    status: str = "ok",
+    output: str = "done",
+    error: str | None = None,
+) -> dict[str, Any]:
     return {
         "id": f"call_{name}",
         "name": name,
@@ -88,7 +108,12 @@ def run_dir(tmp_path: Path) -> Path:
         ImageDraw.Draw(image).rectangle((100, 100, 300, 140), outline=(0, 0, 0))
         image.save(root / "frames" / f"f{i}.png")
     steps = [
-        _step(1, [_frame_record("f1", 800, 600)], f"I click the name field. {HOSTILE}", [_call("click", {"x": 500, "y": 250})]),
+        _step(
+            1,
+            [_frame_record("f1", 800, 600)],
+            f"I click the name field. {HOSTILE}",
+            [_call("click", {"x": 500, "y": 250})],
+        ),
         _step(
             2,
             [_frame_record("f1", 800, 600), _frame_record("f2", 800, 600)],
@@ -109,10 +134,24 @@ def run_dir(tmp_path: Path) -> Path:
             [_frame_record("f3", 800, 600)],
             "",
             [],
-            errors=[{"kind": "unknown_tool", "message": f"no tool {HOSTILE}", "tool": "x", "parameter": None, "raw": ""}],
+            errors=[
+                {
+                    "kind": "unknown_tool",
+                    "message": f"no tool {HOSTILE}",
+                    "tool": "x",
+                    "parameter": None,
+                    "raw": "",
+                }
+            ],
             retry="Call one of: click",
         ),
-        _step(4, [{"id": "evil", "path": "../../etc/passwd", "width": 10, "height": 10}], "All done.", [], final="done"),
+        _step(
+            4,
+            [{"id": "evil", "path": "../../etc/passwd", "width": 10, "height": 10}],
+            "All done.",
+            [],
+            final="done",
+        ),
     ]
     lines = [json.dumps(s, ensure_ascii=False) for s in steps]
     lines.append(json.dumps({"type": "end", "status": "completed", "error": None}))
@@ -237,7 +276,9 @@ def test_chromium_renders_the_page_with_markers(run_dir: Path, tmp_path: Path) -
     console = [
         line
         for line in proc.stderr.splitlines()
-        if re.search(r"CONSOLE|Uncaught|Refused to|Failed to load resource|ERR_FILE_NOT_FOUND", line)
+        if re.search(
+            r"CONSOLE|Uncaught|Refused to|Failed to load resource|ERR_FILE_NOT_FOUND", line
+        )
     ]
     assert console == [], console
     image = Image.open(shot).convert("RGB")
@@ -248,7 +289,7 @@ def test_chromium_renders_the_page_with_markers(run_dir: Path, tmp_path: Path) -
 
 
 def _near(a: tuple[int, int, int], b: tuple[int, int, int], tolerance: int = 6) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
 # ------------------------------------------------------------------ replay
@@ -276,7 +317,10 @@ def test_replay_lists_by_default_and_executes_nothing(run_dir: Path) -> None:
     seen: list[Any] = []
     closed: list[bool] = []
     items = replay(run_dir, _replay_tools(seen, closed))
-    assert [(i.step, i.name, i.status) for i in items] == [(1, "click", "listed"), (2, "drag", "listed")]
+    assert [(i.step, i.name, i.status) for i in items] == [
+        (1, "click", "listed"),
+        (2, "drag", "listed"),
+    ]
     assert items[0].describe() == "step 1: click(x=500, y=250)"
     assert seen == [] and closed == [True]
 
@@ -294,9 +338,16 @@ def test_replay_executes_with_the_recorded_frames_and_the_policy(run_dir: Path) 
     ]
     assert seen == [("click", (500, 250), (800, 600)), ("drag", (100, 100, 900, 900), (800, 600))]
     assert closed == [True]  # the tool set is closed at the end (held keys released)
+    assert items.executed == 2 and not items.failed
 
     seen.clear()
-    denied = replay(run_dir, _replay_tools(seen, []), dry_run=False, delay_s=0, safety=SafetyPolicy(deny=["click"]))
+    denied = replay(
+        run_dir,
+        _replay_tools(seen, []),
+        dry_run=False,
+        delay_s=0,
+        safety=SafetyPolicy(deny=["click"]),
+    )
     assert [(i.name, i.status) for i in denied] == [("click", "refused"), ("drag", "ok")]
     assert "deny list" in (denied[0].error or "")
 
@@ -313,3 +364,4 @@ def test_replay_skips_unknown_tools_and_stops_after_an_error(run_dir: Path) -> N
     assert [(i.name, i.status) for i in items] == [("click", "error"), ("drag", "skipped")]
     assert items[0].error == "RuntimeError: window gone"
     assert items[1].error == "no tool named 'drag' in this tool set"
+    assert items.failed and items.executed == 0

@@ -8,12 +8,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest_tiny import tiny_model_dir_fixture  # noqa: F401  (the tiny_model_dir fixture)
+from conftest_tiny import (
+    require_transformers_backend,
+    tiny_model_dir_fixture,  # noqa: F401  (the tiny_model_dir fixture)
+)
 
-pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-if not hasattr(transformers, "MiniCPMV4_6ForConditionalGeneration"):
-    pytest.skip("transformers has no MiniCPM-V 4.6 classes (needs >= 5.7)", allow_module_level=True)
+try:
+    require_transformers_backend()
+except pytest.skip.Exception as exc:
+    pytest.skip(str(exc), allow_module_level=True)
+
+import transformers  # noqa: E402
 
 from agentkit.backends._chat_template import render  # noqa: E402
 from agentkit.testing.tiny_model import (  # noqa: E402

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_tiny import tiny_model_dir_fixture  # noqa: F401  (the tiny_model_dir fixture)
+from conftest_tiny import (  # noqa: F401  (the tiny_model_dir fixture)
+    require_transformers_backend,
+    tiny_model_dir_fixture,
+)
 
 from agentkit.backends._base import ModelRequest, ModelResponse, TextDelta
 from agentkit.errors import ConfigurationError
@@ -309,7 +312,9 @@ async def test_video_needs_torchvision(tiny_model_dir: Path) -> None:
 
 
 def test_device_and_dtype_selection() -> None:
-    torch = pytest.importorskip("torch")
+    require_transformers_backend()
+    import torch
+
     from agentkit.backends.transformers_backend import _pick_device, _pick_dtype
 
     assert _pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -322,7 +327,7 @@ def test_device_and_dtype_selection() -> None:
 
 
 async def test_missing_weights_is_an_actionable_configuration_error(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+    require_transformers_backend()
     from agentkit.backends.transformers_backend import TransformersBackend
 
     backend = TransformersBackend(tmp_path / "nowhere", device="cpu", local_files_only=True)
@@ -375,11 +380,12 @@ def test_default_model_name_loads_offline_from_the_hf_cache(
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("AGENTKIT_", "HF_", "HUGGINGFACE"))
     }
+    paths = [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]
     env.update(
         HF_HUB_CACHE=str(tmp_path / "hub"),
         HF_HUB_OFFLINE="1",
         AGENTKIT_CONFIG=str(tmp_path / "none.toml"),
-        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        PYTHONPATH=os.pathsep.join(p for p in paths if p),
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env

@@ -18,7 +18,7 @@ from agentkit.backends._base import Backend
 from agentkit.errors import ConfigurationError
 from agentkit.events import Event, RunFinished
 from agentkit.messages import Message
-from agentkit.safety import SafetyPolicy
+from agentkit.safety import KillSwitch, SafetyPolicy
 from agentkit.settings import Settings
 from agentkit.tools import Risk, Tool, ToolSet
 from agentkit.trajectory import TrajectoryWriter, new_run_id
@@ -54,6 +54,8 @@ class Agent(Generic[OutputT]):
         settings: resolved settings (``Settings.resolve()`` when omitted).
         trajectory_dir: where run directories go (default: ``settings.trajectory_dir``).
         deps: any object your tools need, handed to them as ``RunContext.deps``.
+        kill_switch: an external stop signal (e.g. the desktop pack's key combination); when it
+            trips, every run of this agent stops.
         settle_timeout_s: after an action that changes things, wait up to this long for the
             screen to stop changing before the next observation (0 disables).
 
@@ -78,6 +80,7 @@ class Agent(Generic[OutputT]):
         trajectory_dir: str | Path | None = None,
         deps: Any = None,
         settle_timeout_s: float = 2.0,
+        kill_switch: KillSwitch | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self._backend = backend
@@ -105,8 +108,8 @@ class Agent(Generic[OutputT]):
         self.trajectory_dir = Path(trajectory_dir or self.settings.trajectory_dir)
         self.deps = deps
         self.settle_timeout_s = settle_timeout_s
-        self._stop = threading.Event()
-        self.stop_reason: str | None = None
+        self.kill_switch = kill_switch
+        self._active: set[KillSwitch] = set()  # one switch per run in progress
 
     # -- configuration helpers ---------------------------------------------------------------------
     @property
@@ -141,13 +144,20 @@ class Agent(Generic[OutputT]):
 
     # -- stopping ----------------------------------------------------------------------------------
     def stop(self, reason: str = "stop() was called") -> None:
-        """Ask every run of this agent to stop (thread-safe); runs end within about a second."""
-        self.stop_reason = reason
-        self._stop.set()
+        """Stop every run of this agent in progress (thread-safe); each ends within a second.
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
+        Runs started later are not affected.
+        """
+        for switch in list(self._active):
+            switch.trip(reason)
+
+    def _stopped(self, switch: KillSwitch) -> str | None:
+        """The reason this run must stop, or None."""
+        if switch.tripped:
+            return switch.reason or "stopped"
+        if self.kill_switch is not None and self.kill_switch.tripped:
+            return self.kill_switch.reason or "the kill switch was tripped"
+        return None
 
     # -- running -----------------------------------------------------------------------------------
     async def stream(
@@ -164,8 +174,7 @@ class Agent(Generic[OutputT]):
         """
         if not isinstance(task, str) or not task.strip():
             raise ConfigurationError("the task must be a non-empty string describing what to do")
-        self._stop.clear()
-        self.stop_reason = None
+        switch = KillSwitch()
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
         async def emit(event: Event) -> None:
@@ -188,6 +197,7 @@ class Agent(Generic[OutputT]):
             run_id=run_id,
             writer=writer,
             emit=emit,
+            should_stop=lambda: self._stopped(switch),
         )
 
         async def body() -> None:
@@ -196,8 +206,9 @@ class Agent(Generic[OutputT]):
             finally:
                 queue.put_nowait(None)
 
+        self._active.add(switch)
         task_ = asyncio.ensure_future(body())
-        watcher = asyncio.ensure_future(self._watch_stop(task_))
+        watcher = asyncio.ensure_future(self._watch_stop(task_, switch))
         try:
             while True:
                 event = await queue.get()
@@ -208,15 +219,15 @@ class Agent(Generic[OutputT]):
         finally:
             watcher.cancel()
             if not task_.done():
-                self.stop_reason = self.stop_reason or "the event stream was closed"
                 task_.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task_
+            self._active.discard(switch)
 
-    async def _watch_stop(self, task: asyncio.Future[None]) -> None:
+    async def _watch_stop(self, task: asyncio.Future[None], switch: KillSwitch) -> None:
         """Cancel the run shortly after stop() so a long stream or tool does not delay it."""
         while not task.done():
-            if self._stop.is_set():
+            if self._stopped(switch) is not None:
                 await asyncio.sleep(0.2)  # let the loop stop at a boundary by itself first
                 if not task.done():
                     task.cancel()
@@ -237,14 +248,10 @@ class Agent(Generic[OutputT]):
             async for event in stream:
                 if isinstance(event, RunFinished):
                     result = event.result
-        except asyncio.CancelledError:
-            if not self._stop.is_set():
-                raise
         finally:
             await stream.aclose()
-        if result is None:
-            # cancelled by stop(): the loop recorded the trajectory; rebuild the result from it
-            raise asyncio.CancelledError()
+        if result is None:  # pragma: no cover - the loop always ends with RunFinished
+            raise RuntimeError("the run ended without a result")
         return result
 
     def run(

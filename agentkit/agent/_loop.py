@@ -21,11 +21,12 @@ from pydantic import BaseModel
 from agentkit.backends._base import Backend, ModelRequest, ModelResponse, TextDelta
 from agentkit.errors import (
     AgentkitError,
-    BackendError,
+    BackendTimeoutError,
     ContextLengthError,
     LimitExceededError,
     OutputValidationError,
     RunCancelledError,
+    StreamInterruptedError,
 )
 from agentkit.events import (
     Event,
@@ -90,6 +91,7 @@ class Run:
         run_id: str,
         writer: TrajectoryWriter,
         emit: Emit,
+        should_stop: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.agent = agent
         self.backend = backend
@@ -97,6 +99,7 @@ class Run:
         self.run_id = run_id
         self.writer = writer
         self.emit = emit
+        self.should_stop = should_stop
         self.toolset: ToolSet = agent.toolset_for_run()
         self.limits = agent.limits
         self.totals = _Totals()
@@ -130,8 +133,9 @@ class Run:
             status, error = stop.status, stop.error
         except asyncio.CancelledError:
             status = "stopped"
-            error = RunCancelledError(self.agent.stop_reason or "the run was cancelled")
-            if not self.agent.stop_requested:
+            reason = self.should_stop()
+            error = RunCancelledError(reason or "the run was cancelled")
+            if reason is None:
                 # cancelled from outside: record, then let the cancellation propagate
                 await self._close(self._result(status, error))
                 raise
@@ -214,8 +218,9 @@ class Run:
 
     def _check_limits(self) -> None:
         lim = self.limits
-        if self.agent.stop_requested:
-            raise _StopRun("stopped", RunCancelledError(self.agent.stop_reason or "stopped"))
+        reason = self.should_stop()
+        if reason is not None:
+            raise _StopRun("stopped", RunCancelledError(reason))
         if time.monotonic() - self._started > lim.wall_clock_s:
             raise _StopRun(
                 "limit",
@@ -349,8 +354,10 @@ class Run:
                 overflow_recovered = True
                 reason = "context_length"
                 msg = f"the prompt did not fit ({exc}); older frames were dropped"
-            except BackendError as exc:
-                if not exc.retryable or stream_retries >= self.limits.stream_retries:
+            except (StreamInterruptedError, BackendTimeoutError) as exc:
+                # The backend retries what failed before any output; a turn that broke off
+                # midway is repeated here, once, because none of its calls has run.
+                if stream_retries >= self.limits.stream_retries:
                     raise
                 stream_retries += 1
                 reason = type(exc).__name__
@@ -461,8 +468,9 @@ class Run:
         done = False
         self._last_failed = False
         for call in calls:
-            if self.agent.stop_requested:
-                raise _StopRun("stopped", RunCancelledError(self.agent.stop_reason or "stopped"))
+            reason = self.should_stop()
+            if reason is not None:
+                raise _StopRun("stopped", RunCancelledError(reason))
             if self.totals.tool_calls >= self.limits.max_tool_calls:
                 raise _StopRun(
                     "limit",

@@ -1,23 +1,27 @@
 """The OpenAI chat-completions wire format: request bodies out, streamed chunks in.
 
-Pure functions and one accumulator, no I/O: :func:`build_body` turns a
-:class:`~agentkit.backends.ModelRequest` into the JSON body vLLM expects, :func:`render_tools_prompt`
-writes tools into the system message the way the Qwen3.5 chat template does (``tool_mode="prompt"``),
-and :class:`ChunkAccumulator` assembles ``chat.completion.chunk`` events into one turn.
+No HTTP here: :func:`build_body` turns a :class:`~agentkit.backends.ModelRequest` into the JSON
+body vLLM expects, :func:`render_tools_prompt` writes tools into the system message the way the
+Qwen3.5 chat template does (``tool_mode="prompt"``), :class:`SSEReader` splits a byte stream into
+server-sent events and :class:`ChunkAccumulator` assembles ``chat.completion.chunk`` events into
+one turn.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.backends._base import ModelRequest, ServerToolCall
+from agentkit.backends._http_errors import transport_errors
 from agentkit.messages import ImagePart, Message, TextPart, Usage
 
 __all__ = [
     "TOOL_FORMAT_INSTRUCTIONS",
     "ChunkAccumulator",
+    "SSEReader",
     "build_body",
     "convert_message",
     "convert_messages",
@@ -269,3 +273,64 @@ class ChunkAccumulator:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+_CLOSE_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, *transport_errors())
+
+
+class SSEReader:
+    """Server-sent events from a byte stream: ``next()`` returns one event's data, None at the end.
+
+    Only ``data:`` fields matter to chat completions; comments and other fields are skipped. An
+    event cut off by the end of the stream is dropped (the caller then sees no ``[DONE]``).
+    """
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self._source = source
+        self._buffer = b""
+        self._data: list[str] = []
+        self._ended = False
+        self.head = b""  # the first bytes received, for error messages about non-SSE bodies
+
+    async def next(self) -> str | None:
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line = self._buffer[:newline].rstrip(b"\r")
+                self._buffer = self._buffer[newline + 1 :]
+                event = self._line(line.decode("utf-8", errors="replace"))
+                if event is not None:
+                    return event
+                continue
+            if self._ended:
+                return None
+            try:
+                chunk = await self._source.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                continue
+            self._buffer += chunk
+            if len(self.head) < 400:
+                self.head += chunk[: 400 - len(self.head)]
+
+    def _line(self, line: str) -> str | None:
+        if not line:
+            if not self._data:
+                return None
+            data = "\n".join(self._data)
+            self._data = []
+            return data
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        if name == "data":
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return None
+
+    async def aclose(self) -> None:
+        closer = getattr(self._source, "aclose", None)
+        if closer is not None:
+            try:
+                await closer()
+            except _CLOSE_ERRORS:
+                pass

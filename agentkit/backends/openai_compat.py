@@ -41,7 +41,7 @@ from agentkit.backends._http_errors import (
     transport_errors,
     unavailable,
 )
-from agentkit.backends._openai_wire import ChunkAccumulator, build_body
+from agentkit.backends._openai_wire import ChunkAccumulator, SSEReader, build_body
 from agentkit.errors import (
     AuthenticationError,
     BackendError,
@@ -72,7 +72,6 @@ _VERSION_PROBE_ERRORS: tuple[type[BaseException], ...] = (
     AttributeError,
     *_TRANSPORT_ERRORS,
 )
-_CLOSE_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, *_TRANSPORT_ERRORS)
 _MAX_NON_STREAM_BODY = 4 * 1024 * 1024
 
 
@@ -260,7 +259,7 @@ class OpenAICompatBackend:
         """One HTTP request: yields content deltas, fills ``acc``; raises typed errors only."""
         url = self.base_url + "/chat/completions"
         stack = AsyncExitStack()
-        events: _SSEReader | None = None
+        events: SSEReader | None = None
         try:
             timeout, phase = self._budget(
                 sent + self.settings.first_token_timeout_s, total_deadline
@@ -292,7 +291,7 @@ class OpenAICompatBackend:
                     yield piece
                 return
 
-            events = _SSEReader(response.aiter_bytes())
+            events = SSEReader(response.aiter_bytes())
             got_first = False
             done = False
             while True:
@@ -316,6 +315,12 @@ class OpenAICompatBackend:
                         url=url,
                     ) from exc
                 if data is None:
+                    if not got_first and events.head.strip():
+                        raise ProtocolError(
+                            f"The server at {url} sent a body that is not an event stream: "
+                            f"{excerpt(events.head.decode('utf-8', 'replace'), self.settings.api_key)}",
+                            url=url,
+                        )
                     break
                 got_first = True
                 if data.strip() == "[DONE]":
@@ -497,7 +502,13 @@ class OpenAICompatBackend:
                 reason = f"/health answered {response.status_code}"
             except TimeoutError:
                 reason = "/health did not answer"
-            except (ServerUnavailableError, OverloadedError, ServerError) as exc:
+            except (
+                ServerUnavailableError,
+                OverloadedError,
+                ServerError,
+                StreamInterruptedError,
+                BackendTimeoutError,
+            ) as exc:
                 reason = str(exc)
             except _TRANSPORT_ERRORS as exc:
                 reason = type(exc).__name__
@@ -593,61 +604,6 @@ class OpenAICompatBackend:
         if isinstance(error, (AuthenticationError, OverloadedError, ServerError)):
             return error
         return ProtocolError(f"{url} answered {status}: {excerpt(exc.response.text)}", url=url)
-
-
-class _SSEReader:
-    """Server-sent events from a byte stream: ``next()`` returns one event's data, None at the end.
-
-    Only ``data:`` fields matter to chat completions; comments and other fields are skipped. An
-    event cut off by the end of the stream is dropped (the caller then sees no ``[DONE]``).
-    """
-
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
-        self._source = source
-        self._buffer = b""
-        self._data: list[str] = []
-        self._ended = False
-
-    async def next(self) -> str | None:
-        while True:
-            newline = self._buffer.find(b"\n")
-            if newline >= 0:
-                line = self._buffer[:newline].rstrip(b"\r")
-                self._buffer = self._buffer[newline + 1 :]
-                event = self._line(line.decode("utf-8", errors="replace"))
-                if event is not None:
-                    return event
-                continue
-            if self._ended:
-                return None
-            try:
-                chunk = await self._source.__anext__()
-            except StopAsyncIteration:
-                self._ended = True
-                continue
-            self._buffer += chunk
-
-    def _line(self, line: str) -> str | None:
-        if not line:
-            if not self._data:
-                return None
-            data = "\n".join(self._data)
-            self._data = []
-            return data
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value[1:] if value.startswith(" ") else value)
-        return None
-
-    async def aclose(self) -> None:
-        closer = getattr(self._source, "aclose", None)
-        if closer is not None:
-            try:
-                await closer()
-            except _CLOSE_ERRORS:
-                pass
 
 
 @asynccontextmanager

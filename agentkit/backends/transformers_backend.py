@@ -1,6 +1,6 @@
 """The embedded ``transformers`` backend: MiniCPM-V 4.6 in process, on a CPU or a GPU, no server.
 
-Needs the ``transformers`` extra (``pip install 'agentkit[transformers]'``: torch, transformers >= 5.7,
+Needs the ``transformers`` extra (``pip install 'agentkit[transformers]'``: torch, transformers >= 5.19,
 tokenizers, safetensors). Everything heavy is imported when the model is first loaded, never by
 ``import agentkit``.
 
@@ -33,9 +33,18 @@ from agentkit.backends._select import missing_weights_message
 from agentkit.errors import BackendError, ConfigurationError, MissingExtraError
 from agentkit.messages import ImagePart, Usage
 
-__all__ = ["DEFAULT_MODEL", "TransformersBackend", "VideoNeedsTorchvisionError"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MIN_TRANSFORMERS",
+    "TransformersBackend",
+    "VideoNeedsTorchvisionError",
+    "quiet_progress_bars",
+]
 
 DEFAULT_MODEL = "openbmb/MiniCPM-V-4.6"
+#: The oldest transformers that runs MiniCPM-V 4.6 in both modes (5.7 has the classes; up to 5.18
+#: 16x crashes on images with slices).
+MIN_TRANSFORMERS = "5.19"
 
 # The two end-of-turn tokens of the Qwen3.5 vocabulary, looked up by text so a tiny test
 # tokenizer (other ids) works the same as the real one (248044, 248046).
@@ -79,12 +88,34 @@ def _import_transformers() -> Any:
         raise MissingExtraError(
             "transformers", "the embedded transformers backend", str(exc)
         ) from exc
+    version = str(transformers.__version__)
     if not hasattr(transformers, "MiniCPMV4_6ForConditionalGeneration"):
         raise ConfigurationError(
-            f"transformers {transformers.__version__} has no MiniCPM-V 4.6 classes: "
-            "pip install -U 'transformers>=5.7'"
+            f"transformers {version} has no MiniCPM-V 4.6 classes: "
+            f"pip install -U 'transformers>={MIN_TRANSFORMERS}'"
+        )
+    if _version_tuple(version) < _version_tuple(MIN_TRANSFORMERS):
+        # transformers 5.7-5.18: the 16x vision merger assumes equal-sized tiles, so any image cut
+        # into slices (the thumbnail is another size) fails with "shape [...] is invalid".
+        raise ConfigurationError(
+            f"transformers {version} cannot run MiniCPM-V 4.6 in 16x on sliced images (a bug fixed "
+            f"in {MIN_TRANSFORMERS}): pip install -U 'transformers>={MIN_TRANSFORMERS}'"
         )
     return transformers
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = ""
+        for ch in piece:
+            if not (ch.isascii() and ch.isdigit()):
+                break
+            digits += ch
+        parts.append(int(digits or 0))
+    while len(parts) < 2:
+        parts.append(0)
+    return parts[0], parts[1]
 
 
 def _image_only_processor(image_processor: Any, tokenizer: Any, chat_template: str | None) -> Any:

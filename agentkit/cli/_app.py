@@ -106,15 +106,17 @@ def _version() -> str:
 
 
 def _configure_logging(debug: bool) -> None:
+    """Without --debug only errors are logged: the CLI reports what matters itself (retries as
+    progress lines, failures as one ``error:`` line), so per-attempt warnings would be noise."""
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
+        level=logging.DEBUG if debug else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not debug:
-        # HTTP client chatter is noise unless debugging.
-        for name in ("httpx", "httpcore", "openai"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    if debug:
+        # The HTTP stack's own debug chatter drowns agentkit's.
+        for name in ("httpcore", "hpack"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -511,6 +511,10 @@ class ChatSession:
             self.renderer = None
             self.seconds += time.monotonic() - started
         if result is not None:
+            if self.debug and result.error is not None and result.status == "failed":
+                error = result.error
+                trace = traceback.format_exception(type(error), error, error.__traceback__)
+                self.console.print(Text("".join(trace), style="dim"))
             self.turns += 1
             self.usage = self.usage + result.usage
             self.last_usage = result.usage
@@ -675,11 +679,18 @@ def chat_command(args: argparse.Namespace) -> int:
         trajectory_dir = state_dir() / "runs"
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    reader: Any = PlainReader(console)
     if interactive:
         history_path = None if args.no_history else state_dir() / "chat_history"
-        reader: Any = TerminalReader(history_path)
-    else:
-        reader = PlainReader(console)
+        try:
+            reader = TerminalReader(history_path)
+        except ImportError:
+            console.print(
+                Text(
+                    "note: no line editing or history: pip install 'agentkit[cli]' (prompt_toolkit)",
+                    style="yellow",
+                )
+            )
     session = ChatSession(
         backend=backend,
         settings=settings,

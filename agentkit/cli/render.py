@@ -292,6 +292,8 @@ class ProgressRenderer:
         self.result: Any = None
         self.trajectory_dir: Any = None
         self._step_text = ""
+        self._held = ""
+        self._step_calls = 0
         self._last_usage = Usage()
 
     def _line(self, text: str, style: str | None = None) -> None:
@@ -302,8 +304,13 @@ class ProgressRenderer:
             self.trajectory_dir = event.trajectory_dir
             self._line(f"run {event.run_id}: {_short(event.task, 200)}", "bold")
         elif isinstance(event, StepStarted):
+            self._say(self._held)
+            self._held = ""
             self._step_text = ""
-            detail = f" ({_short(event.mode_reason, 80)})" if event.mode_reason else ""
+            self._step_calls = 0
+            reason = event.mode_reason
+            shown = reason and not reason.startswith("default")
+            detail = f" ({_short(reason, 80)})" if shown else ""
             frames = (
                 f" · {len(event.frames)} frame(s), {event.visual_tokens:,} visual tokens"
                 if event.frames
@@ -314,6 +321,7 @@ class ProgressRenderer:
             self._step_text += event.text
         elif isinstance(event, ToolCallStarted):
             self._say()
+            self._step_calls += 1
             self._line(f"  → {format_call(event.call.name, event.call.arguments)}")
         elif isinstance(event, ToolCallFinished):
             output = event.error if event.status == "error" and event.error else event.output
@@ -332,7 +340,10 @@ class ProgressRenderer:
             if event.reason != "invalid_tool_call":
                 self._line(f"  ↻ retry ({event.reason}): {_short(event.message, 160)}", "yellow")
         elif isinstance(event, StepFinished):
-            self._say()
+            if self._step_calls:
+                self._say()
+            else:  # maybe the final answer, which goes to stdout: held until we know
+                self._held, self._step_text = self._step_text, ""
             step_usage = Usage(
                 event.usage.prompt_tokens - self._last_usage.prompt_tokens,
                 event.usage.completion_tokens - self._last_usage.completion_tokens,
@@ -346,11 +357,16 @@ class ProgressRenderer:
             )
         elif isinstance(event, RunFinished):
             self.result = event.result
+            if event.result.status != "completed":
+                self._say(self._held)
+            self._held = ""
 
-    def _say(self) -> None:
-        if self.verbose and self._step_text.strip():
-            self._line(f"  model: {_short(' '.join(self._step_text.split()), 200)}", "dim")
-        self._step_text = ""
+    def _say(self, text: str | None = None) -> None:
+        said = self._step_text if text is None else text
+        if self.verbose and said.strip():
+            self._line(f"  model: {_short(' '.join(said.split()), 200)}", "dim")
+        if text is None:
+            self._step_text = ""
 
 
 def summary_group(result: Any) -> Group:

@@ -12,6 +12,7 @@ import json
 import signal
 import sys
 import threading
+import traceback
 from typing import Any
 
 from agentkit.cli._exit import EXIT_CODES_HELP, ExitCode, error_line, exit_code_for_status
@@ -225,6 +226,8 @@ def run_command(args: argparse.Namespace) -> int:
         err.print(summary_group(result), soft_wrap=True)
     code = exit_code_for_status(result.status, result.error)
     if result.error is not None and code != ExitCode.OK:
+        if getattr(args, "debug", False):
+            traceback.print_exception(type(result.error), result.error, result.error.__traceback__)
         sys.stderr.write(f"error: {error_line(result.error)}\n")
     if result.trajectory_dir is not None:
         err.print(f"trajectory: {result.trajectory_dir}", markup=False, highlight=False)

@@ -159,7 +159,7 @@ def build_call(
     return ToolCall(
         id=call_id,
         name=tool.name,
-        arguments=_json_arguments(tool, validated, arguments),
+        arguments=arguments,  # what the model wrote, converted: plain JSON values
         validated=validated,
         tool=tool,
         source="text",
@@ -183,12 +183,6 @@ def _combine(tool: Tool, problems: list[BadValueError], raw: str) -> BadValueErr
     return BadValueError(
         f"Invalid call to {tool.name}:\n{body}\n{_signature_hint(tool)}", tool=tool.name, raw=raw
     )
-
-
-def _json_arguments(tool: Tool, validated: Any, fallback: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as the trajectory records them: the model's values, JSON-compatible."""
-    del tool, validated  # the converted values are already plain JSON; keep what the model wrote
-    return dict(fallback)
 
 
 # --------------------------------------------------------------------------- server-parsed calls

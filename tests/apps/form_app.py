@@ -61,9 +61,7 @@ def main(argv: list[str]) -> int:
         os.replace(tmp, state_path)
 
     font = ("DejaVu Sans", 14)
-    tk.Label(root, text=banner or "Fill in the form", font=font, bg="white", fg="red").pack(
-        pady=6
-    )
+    tk.Label(root, text=banner or "Fill in the form", font=font, bg="white", fg="red").pack(pady=6)
     name_var = tk.StringVar(master=root)
     city_var = tk.StringVar(master=root)
     tk.Label(root, text="Name", font=font, bg="white").pack()

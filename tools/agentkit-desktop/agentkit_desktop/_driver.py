@@ -19,7 +19,6 @@ from collections import OrderedDict
 from typing import Any, Protocol
 
 from agentkit.errors import ConfigurationError, MissingExtraError
-
 from agentkit_desktop._errors import ActionError
 
 __all__ = ["Driver", "PynputDriver"]
@@ -209,7 +208,9 @@ class _XTestTypist:
         self._return = XK.string_to_keysym("Return")
         self._tab = XK.string_to_keysym("Tab")
         self._free: list[int] | None = None  # spare keycodes never used
-        self._borrowed: OrderedDict[int, tuple[int, float]] = OrderedDict()  # keysym -> (code, used)
+        self._borrowed: OrderedDict[int, tuple[int, float]] = (
+            OrderedDict()
+        )  # keysym -> (code, used)
         self._width = 2
 
     def close(self) -> None:
@@ -243,7 +244,9 @@ class _XTestTypist:
             _, (code, used) = self._borrowed.popitem(last=False)  # least recently used
             time.sleep(max(0.0, used + self.REUSE_AFTER_S - time.monotonic()))
         else:
-            raise ActionError(f"cannot type {ch!r}: the keyboard layout lacks it and has no free keycode")
+            raise ActionError(
+                f"cannot type {ch!r}: the keyboard layout lacks it and has no free keycode"
+            )
         d.change_keyboard_mapping(code, [[keysym] * self._width])
         d.sync()
         time.sleep(self.REMAP_PAUSE_S)

@@ -15,7 +15,6 @@ from typing import Any
 
 from agentkit.errors import ConfigurationError
 from agentkit.safety import KillSwitch
-
 from agentkit_desktop._driver import _import_pynput
 
 __all__ = ["DEFAULT_KILL_COMBO", "KillKeyListener"]
@@ -128,14 +127,19 @@ class KillKeyListener:
                 ready = threading.Event()
                 errors: list[BaseException] = []
                 thread = threading.Thread(
-                    target=self._poll_x11, args=(ready, errors), name="agentkit-kill-keys", daemon=True
+                    target=self._poll_x11,
+                    args=(ready, errors),
+                    name="agentkit-kill-keys",
+                    daemon=True,
                 )
                 self._thread = thread
                 thread.start()
                 ready.wait(5.0)
                 if errors:
                     self._thread = None
-                    raise ConfigurationError(f"The kill key listener cannot read the keyboard: {errors[0]}")
+                    raise ConfigurationError(
+                        f"The kill key listener cannot read the keyboard: {errors[0]}"
+                    )
             else:
                 self._start_pynput()
 

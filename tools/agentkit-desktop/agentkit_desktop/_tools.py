@@ -13,7 +13,6 @@ from agentkit.errors import ConfigurationError
 from agentkit.safety import KillSwitch
 from agentkit.tools import Risk, RunContext, Tool, ToolCall, ToolSet, tool
 from agentkit.vision import CoordinateSpace, Frame, FrameSource
-
 from agentkit_desktop._driver import Driver, PynputDriver
 from agentkit_desktop._errors import ActionError, ActionStopped
 from agentkit_desktop._keys import (
@@ -252,7 +251,9 @@ class DesktopTools:
                 return None
             raise
 
-    def _point(self, ctx: RunContext[Any], x: int, y: int, names: tuple[str, str] = ("x", "y")) -> tuple[int, int]:
+    def _point(
+        self, ctx: RunContext[Any], x: int, y: int, names: tuple[str, str] = ("x", "y")
+    ) -> tuple[int, int]:
         """Model coordinates to a screen point, or an ActionError that says what is allowed."""
         x = _check_int(names[0], x)
         y = _check_int(names[1], y)
@@ -342,7 +343,10 @@ class DesktopTools:
 
     def _coord_doc(self) -> tuple[str, str]:
         if self.coords == "normalized":
-            return "0 (left edge) to 1000 (right edge) of the screenshot", "0 (top) to 1000 (bottom)"
+            return (
+                "0 (left edge) to 1000 (right edge) of the screenshot",
+                "0 (top) to 1000 (bottom)",
+            )
         return "pixels from the screenshot's left edge", "pixels from its top edge"
 
     def _docs(self, summary: str, args: dict[str, str]) -> str:
@@ -444,7 +448,9 @@ class DesktopTools:
             for name, value in (("dx", dx), ("dy", dy)):
                 _check_int(name, value)
                 if abs(value) > limit:
-                    raise ActionError(f"{name}={value} is too large: scroll at most {limit} clicks at once")
+                    raise ActionError(
+                        f"{name}={value} is too large: scroll at most {limit} clicks at once"
+                    )
             if dx == 0 and dy == 0:
                 raise ActionError("nothing to scroll: give dy (down > 0, up < 0) or dx (right > 0)")
             sx, sy = self._point(ctx, x, y)
@@ -475,9 +481,13 @@ class DesktopTools:
             if not text:
                 raise ActionError("text is empty: give the characters to type")
             if len(text) > limit:
-                raise ActionError(f"text is {len(text)} characters long: type at most {limit} per call")
+                raise ActionError(
+                    f"text is {len(text)} characters long: type at most {limit} per call"
+                )
             for ch in text:
-                if ch not in "\n\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or 0xD800 <= ord(ch) < 0xE000):
+                if ch not in "\n\t" and (
+                    ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or 0xD800 <= ord(ch) < 0xE000
+                ):
                     raise ActionError(
                         f"text contains the control character U+{ord(ch):04X}; only printable "
                         "characters, newline and tab can be typed"
@@ -522,8 +532,10 @@ class DesktopTools:
 
         press_keys.__doc__ = self._docs(
             "Press a key or a key combination and release it, e.g. 'enter', 'ctrl+s', 'ctrl+shift+t'.",
-            {"keys": "key names joined by '+': ctrl, alt, shift, cmd, enter, tab, esc, backspace, "
-             "delete, home, end, page_up, page_down, up, down, left, right, space, f1-f12, a-z, 0-9"},
+            {
+                "keys": "key names joined by '+': ctrl, alt, shift, cmd, enter, tab, esc, backspace, "
+                "delete, home, end, page_up, page_down, up, down, left, right, space, f1-f12, a-z, 0-9"
+            },
         )
         self._key_functions.add(press_keys)
         press_keys.risk_rule = self.risk_rule  # type: ignore[attr-defined]
@@ -579,7 +591,9 @@ class DesktopTools:
     def _mouse_down_tool(self) -> Tool:
         cx, cy = self._coord_doc()
 
-        async def mouse_down(ctx: RunContext[Any], x: int, y: int, button: ButtonName = "left") -> str:
+        async def mouse_down(
+            ctx: RunContext[Any], x: int, y: int, button: ButtonName = "left"
+        ) -> str:
             self._check_live()
             sx, sy = self._point(ctx, x, y)
             if button in self.held_buttons:
