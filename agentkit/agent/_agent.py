@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -28,6 +28,7 @@ from agentkit.vision._frame import FrameSource
 __all__ = ["Agent"]
 
 OutputT = TypeVar("OutputT")
+T = TypeVar("T")
 
 _DEFAULT = object()
 
@@ -254,6 +255,32 @@ class Agent(Generic[OutputT]):
             raise RuntimeError("the run ended without a result")
         return result
 
+    async def run_many_async(
+        self,
+        tasks: Iterable[str],
+        *,
+        concurrency: int = 8,
+    ) -> list[RunResult]:
+        """Run many tasks concurrently on this agent's backend; results in task order.
+
+        Each task is its own run with its own trajectory; they share the backend (and so one
+        HTTP connection pool). At most ``concurrency`` run at once.
+        """
+        if concurrency < 1:
+            raise ConfigurationError(f"concurrency must be at least 1, not {concurrency}")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(task: str) -> RunResult:
+            async with gate:
+                return await self.run_async(task)
+
+        return list(await asyncio.gather(*(one(t) for t in tasks)))
+
+    def run_many(self, tasks: Iterable[str], *, concurrency: int = 8) -> list[RunResult]:
+        """Blocking :meth:`run_many_async`; SIGINT/SIGTERM stop every run gracefully."""
+        task_list = list(tasks)
+        return asyncio.run(self._with_signals(self.run_many_async(task_list, concurrency=concurrency)))
+
     def run(
         self,
         task: str,
@@ -275,11 +302,9 @@ class Agent(Generic[OutputT]):
                 "Agent.run() cannot be called from a running event loop; use "
                 "`await agent.run_async(...)` there"
             )
-        return asyncio.run(self._run_with_signals(task, images, history))
+        return asyncio.run(self._with_signals(self.run_async(task, images=images, history=history)))
 
-    async def _run_with_signals(
-        self, task: str, images: Sequence[Any], history: list[Message] | None
-    ) -> RunResult:
+    async def _with_signals(self, work: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
         installed: list[int] = []
         if threading.current_thread() is threading.main_thread():
@@ -290,7 +315,15 @@ class Agent(Generic[OutputT]):
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass
         try:
-            return await self.run_async(task, images=images, history=history)
+            return await work
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+            await _release_connections(self._backend)
+
+
+async def _release_connections(backend: Any) -> None:
+    """Before a sync call's event loop closes, let the backend drop connections bound to it."""
+    release = getattr(backend, "release_connections", None)
+    if release is not None:
+        await release()

@@ -284,7 +284,7 @@ class Run:
             estimate.visual,
             1,
         )
-        if response.usage.prompt_tokens:
+        if response.usage.prompt_tokens and estimate.images:
             check = check_prompt_tokens(estimate.visual, response.usage.prompt_tokens, estimate.text)
             record["token_check"] = check.to_dict()
             if not check.ok:

@@ -30,9 +30,10 @@ from rich.table import Table
 from rich.text import Text
 
 from agentkit.cli._exit import EXIT_CODES_HELP, ExitCode, error_line
+from agentkit.cli._terminal import PlainReader, TerminalReader, quiet_terminal
 from agentkit.messages import Message, Usage
 
-__all__ = ["ChatSession", "PlainReader", "TerminalReader", "chat_command", "register"]
+__all__ = ["ChatSession", "chat_command", "register"]
 
 EPILOG = f"""\
 examples:
@@ -111,71 +112,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--no-history", action="store_true", help="do not read or write the line-editor history"
     )
     p.set_defaults(handler=chat_command)
-
-
-# --------------------------------------------------------------------------- line readers
-
-
-class PlainReader:
-    """Reads lines from a non-terminal stdin (pipes, scripts)."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-
-    async def read_line(self, prompt: str) -> str:
-        self.console.print(Text(prompt), end="")
-        self.console.file.flush()
-        line: str = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            self.console.print()
-            raise EOFError
-        self.console.print(Text(line.rstrip("\n")), style="dim")
-        return line.rstrip("\n")
-
-    async def ask(self, prompt: str) -> str:
-        try:
-            return await self.read_line(prompt)
-        except EOFError:
-            return ""
-
-
-class TerminalReader:
-    """prompt_toolkit line editor with a history file; Ctrl-C clears a line or interrupts."""
-
-    def __init__(self, history_path: Path | None) -> None:
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.history import FileHistory, InMemoryHistory
-        from prompt_toolkit.key_binding import KeyBindings
-
-        history: Any = InMemoryHistory()
-        if history_path is not None:
-            try:
-                history_path.parent.mkdir(parents=True, exist_ok=True)
-                history = FileHistory(str(history_path))
-            except OSError:
-                pass
-        bindings = KeyBindings()
-
-        @bindings.add("c-c")
-        def _(event: Any) -> None:
-            buffer = event.app.current_buffer
-            if buffer.text:
-                buffer.reset()  # a non-empty line: Ctrl-C just clears it
-            else:
-                event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
-
-        self._session: PromptSession[str] = PromptSession(history=history, key_bindings=bindings)
-        self._confirm: PromptSession[str] = PromptSession()
-
-    async def read_line(self, prompt: str) -> str:
-        return str(await self._session.prompt_async(prompt))
-
-    async def ask(self, prompt: str) -> str:
-        try:
-            # handle_sigint=False: keep the answer's own SIGINT handler installed (Ctrl-C is a key here).
-            return str(await self._confirm.prompt_async(prompt, handle_sigint=False))
-        except (KeyboardInterrupt, EOFError):
-            return ""
 
 
 # --------------------------------------------------------------------------- the session
@@ -557,37 +493,6 @@ class ChatSession:
                     return
                 continue
             await self.ask(line)
-
-
-@contextlib.contextmanager
-def quiet_terminal() -> Any:
-    """While an answer streams: no echo of typed keys (they wait for the next prompt), no ``^C``,
-    and no discarding of pending output on Ctrl-C (NOFLSH), which would corrupt the live region."""
-    try:
-        import termios
-    except ImportError:  # Windows
-        yield
-        return
-    try:
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-    except (OSError, ValueError, termios.error):
-        yield
-        return
-    changed = list(saved)
-    changed[3] = (changed[3] & ~(termios.ECHO | getattr(termios, "ECHOCTL", 0))) | getattr(
-        termios, "NOFLSH", 0
-    )
-    try:
-        termios.tcsetattr(fd, termios.TCSANOW, changed)
-    except termios.error:
-        yield
-        return
-    try:
-        yield
-    finally:
-        with contextlib.suppress(termios.error):
-            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def load_image(path: str) -> Any:

@@ -8,10 +8,15 @@ a request is constrained; :class:`GrammarLogitsProcessor` applies a grammar to t
 """
 
 from agentkit.grammar._compile import GrammarError, GrammarForm, ToolGrammar, compile_tool_grammar
+from agentkit.grammar._logits import GrammarLogitsProcessor
+from agentkit.grammar._policy import GrammarMode, GrammarPolicy
 
 __all__ = [
     "GrammarError",
     "GrammarForm",
+    "GrammarLogitsProcessor",
+    "GrammarMode",
+    "GrammarPolicy",
     "ToolGrammar",
     "compile_tool_grammar",
 ]

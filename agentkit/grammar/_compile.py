@@ -45,13 +45,18 @@ if TYPE_CHECKING:
     from agentkit.tools._tool import Tool
     from agentkit.tools._toolset import ToolSet
 
-__all__ = ["GrammarForm", "ToolGrammar", "compile_tool_grammar"]
+__all__ = ["GrammarError", "GrammarForm", "ToolGrammar", "compile_tool_grammar", "tools_of"]
 
 GrammarForm = Literal["regex", "ebnf"]
 
 # Prose must not start a call or a think block by accident: no '<' followed by 't' (<tool_call>,
 # <think>), 'f' (a bare <function=, which the parser rejects) or '/' (closing tags).
-_PROSE = Rep(alt(Chars(("<",), negated=True), seq(Lit("<"), Chars(("<", "/", "t", "f"), negated=True))) or EMPTY, 0, None)
+_PROSE = Rep(
+    alt(Chars(("<",), negated=True), seq(Lit("<"), Chars(("<", "/", "t", "f"), negated=True)))
+    or EMPTY,
+    0,
+    None,
+)
 _BAD_NAME_CHARS = ("<", ">", "\n", "\r")
 _MAX_NAME_CHARS = 256  # the parser's cap on a tag's name
 
@@ -137,7 +142,7 @@ def _tool_tree(tool: Tool, index: int) -> Node | None:
     return seq(Lit(f"<function={tool.name}>\n"), *blocks, Lit("</function>\n"))
 
 
-def _tools_of(toolset: ToolSet | Iterable[Tool]) -> list[Tool]:
+def tools_of(toolset: ToolSet | Iterable[Tool]) -> list[Tool]:
     names = getattr(toolset, "names", None)
     get = getattr(toolset, "get", None)
     if callable(names) and callable(get):
@@ -176,7 +181,7 @@ def compile_tool_grammar(
         raise GrammarError(f"max_calls must be at least 1 or None, not {max_calls!r}")
     if form not in ("regex", "ebnf"):
         raise GrammarError(f"form must be 'regex' or 'ebnf', not {form!r}")
-    tools = _tools_of(toolset)
+    tools = tools_of(toolset)
     return _compile_cached(_key(tools), tuple(tools), allow_text, max_calls, form)
 
 
