@@ -299,7 +299,8 @@ class KillSwitch:
 
     ``Agent.stop()``, SIGINT and the desktop pack's key-combination listener all trip the same
     switch; the loop and long-running tools watch it. Callbacks registered with
-    :meth:`on_trip` run once, in the tripping thread (the desktop pack releases held keys there).
+    :meth:`on_trip` run once per trip, in the tripping thread (the desktop pack releases held
+    keys there); :meth:`reset` arms the switch again for the next run.
 
     Example:
         ```python
@@ -332,7 +333,7 @@ class KillSwitch:
                 return
             self._reason = reason
             self._event.set()
-            callbacks, self._callbacks = self._callbacks, []
+            callbacks = list(self._callbacks)
             waiters, self._waiters = self._waiters, []
         for loop, fut in waiters:
             try:
@@ -352,10 +353,10 @@ class KillSwitch:
             self._reason = None
 
     def on_trip(self, callback: Callable[[str], Any]) -> None:
-        """Run ``callback(reason)`` when the switch trips (at once if it already has)."""
+        """Run ``callback(reason)`` each time the switch trips (at once if it is tripped now)."""
         with self._lock:
+            self._callbacks.append(callback)
             if not self._event.is_set():
-                self._callbacks.append(callback)
                 return
             reason = self._reason or "stopped"
         callback(reason)

@@ -100,13 +100,35 @@ for line in sys.argv[1:]:
     t.overrideredirect(True)
     t.geometry(f"{w}x{h}+{x}+{y}")
     wins.append(t)
-root.update()
-for t in wins:
-    t.wait_visibility()
-root.update()
+for _ in range(200):
+    root.update()
+    if all(t.winfo_viewable() for t in wins):
+        break
+    root.after(10)
 print("ready", flush=True)
 sys.stdin.read()
 """
+
+
+def _wait_painted(rects: list[tuple[int, int, int, int, str]], timeout_s: float = 3.0) -> None:
+    """Poll the screen until every rectangle's centre shows its colour."""
+    import mss
+
+    factory = getattr(mss, "MSS", None) or mss.mss
+    deadline = time.monotonic() + timeout_s
+    with factory() as sct:
+        while True:
+            missing = []
+            for x, y, w, h, colour in rects:
+                shot = sct.grab({"left": x + w // 2, "top": y + h // 2, "width": 1, "height": 1})
+                b, g, r = shot.bgra[0], shot.bgra[1], shot.bgra[2]
+                if f"#{r:02x}{g:02x}{b:02x}" != colour.lower():
+                    missing.append(colour)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"rectangles {missing} did not appear on the X display")
+            time.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -132,11 +154,12 @@ def draw_rects(display: XDisplay, rects: list[tuple[int, int, int, int, str]]) -
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
+        ready, _, _ = select.select([proc.stdout], [], [], 10.0)
+        line = proc.stdout.readline() if ready else ""
         if line.strip() != "ready":
             err = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"the drawing helper failed: {line!r} {err[-500:]}")
-        time.sleep(0.05)  # let the server finish painting window backgrounds
+        _wait_painted(rects)
         yield
     finally:
         if proc.stdin is not None:

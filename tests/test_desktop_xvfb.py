@@ -285,3 +285,23 @@ def _press_combo_elsewhere(keysyms: list[str]) -> threading.Thread:
     thread = threading.Thread(target=press)
     thread.start()
     return thread
+
+
+async def test_buttons_double_click_and_scroll_directions(app: FormApp, desk: Any) -> None:
+    frame = capture()
+    ctx = RunContext(frames=[frame])
+    x, y = model_point(frame, app.state()["widgets"]["pad"])
+    await run(desk, "click", ctx, x=x, y=y, button="right")
+    await run(desk, "click", ctx, x=x, y=y, button="middle")
+    await run(desk, "click", ctx, x=x, y=y, double=True)
+    await run(desk, "scroll", ctx, x=x, y=y, dy=2)  # down: X button 5
+    await run(desk, "scroll", ctx, x=x, y=y, dy=-1)  # up: X button 4
+    state = app.wait_for(lambda s: len(s["pad_clicks"]) >= 7)
+    assert [c[0] for c in state["pad_clicks"]] == [3, 2, 1, 1, 5, 5, 4]
+    assert state["mouse_down"] == []
+
+
+async def test_screenshot_returns_a_frame_to_attach(desk: Any, app: FormApp) -> None:
+    out = await run(desk, "screenshot", RunContext())
+    assert out.frame.size == (1024, 768)
+    assert out.text == "A new screenshot (1024x768) is attached."

@@ -262,7 +262,9 @@ def test_kill_switch_trips_once_and_runs_callbacks() -> None:
     switch.on_trip(late.append)  # registered after tripping: runs at once
     assert late == ["SIGINT"]
     switch.reset()
-    assert not switch.tripped
+    assert not switch.tripped and switch.reason is None
+    switch.trip("again")  # callbacks stay registered across a reset
+    assert seen == ["SIGINT", "again"] and late == ["SIGINT", "again"]
 
 
 async def test_kill_switch_async_wait_from_another_thread() -> None:

@@ -102,9 +102,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = add(
         "replay",
         "replay the actions of a recorded run (dry run unless --execute)",
-        "Replay the tool calls of a recorded run: by default only shows what would run; --execute "
-        "performs them again (destructive ones ask for confirmation).",
-        "examples:\n  agentkit replay runs/20260101-120000-abc123\n  agentkit replay runs/20260101-120000-abc123 --execute --tools desktop\n",
+        "Replay the tool calls a run recorded as successful, without the model: by default only "
+        "lists them; --execute performs them again, validated again, each through the safety "
+        "policy (destructive ones ask for confirmation on the terminal, or need --yes).",
+        "examples:\n  agentkit replay runs/20260101-120000-abc123\n"
+        "  agentkit replay runs/20260101-120000-abc123 --execute --tools desktop\n",
         replay_command,
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
@@ -113,6 +115,19 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "--tools",
         metavar="PACK,...",
         help="tool packs to replay with (default: every installed pack)",
+    )
+    p.add_argument(
+        "-y", "--yes", action="store_true", help="confirm destructive calls without asking"
+    )
+    p.add_argument(
+        "--delay",
+        metavar="SECONDS",
+        type=float,
+        default=0.5,
+        help="pause between executed calls (default 0.5)",
+    )
+    p.add_argument(
+        "--keep-going", action="store_true", help="go on after a call fails (default: stop)"
     )
 
     p = add(
@@ -274,44 +289,55 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def replay_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
     from agentkit.cli._wiring import available_pack_names, load_tools, split_names
     from agentkit.errors import ConfigurationError
+    from agentkit.safety import SafetyPolicy
 
-    run_dir = _run_dir(args.run_dir)
     try:
-        from agentkit.replay import replay
+        from agentkit.replay import replay_async
     except ImportError:
         raise ConfigurationError(
             "replay is not available in this agentkit build (agentkit.replay is missing)"
         ) from None
     names = split_names(args.tools) if args.tools is not None else available_pack_names()
     toolset = load_tools(names)
-    outcome = asyncio.run(_maybe_await(replay(run_dir, toolset, dry_run=not args.execute)))
-    _print_replay(outcome)
-    failed = getattr(outcome, "failed", None) or getattr(outcome, "ok", True) is False
-    return int(ExitCode.FAILED if failed else ExitCode.OK)
+    err = Console(stderr=True, highlight=False)
+    if args.yes:
+        confirmer: Any = lambda call: True  # noqa: E731 - the user said yes to everything
+    elif sys.stdin.isatty():
+        from agentkit.cli.run import _terminal_confirmer
 
-
-def _print_replay(outcome: Any) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(highlight=False)
-    entries = getattr(outcome, "calls", None) or getattr(outcome, "entries", None)
-    if entries is None and isinstance(outcome, list):
-        entries = outcome
-    if not entries:
-        console.print(Text(str(outcome)))
-        return
-    from agentkit.cli.render import format_call
-
-    for entry in entries:
-        get = (
-            entry.get if isinstance(entry, dict) else (lambda k, d=None, e=entry: getattr(e, k, d))
+        confirmer = _terminal_confirmer(err)
+    else:
+        confirmer = None
+    outcome = asyncio.run(
+        replay_async(
+            args.run_dir,
+            toolset,
+            dry_run=not args.execute,
+            safety=SafetyPolicy(confirmer=confirmer),
+            delay_s=args.delay,
+            stop_on_error=not args.keep_going,
         )
-        line = format_call(str(get("name", "?")), dict(get("arguments", {}) or {}))
-        status = get("status", "")
-        console.print(Text(f"step {get('step', '?')}: {line} {status}".rstrip()))
+    )
+    out = Console(highlight=False, soft_wrap=True)
+    style = {"ok": "green", "error": "red", "refused": "yellow", "skipped": "dim", "listed": ""}
+    for item in outcome:
+        detail = item.error if item.error else item.output
+        line = f"{item.describe()} · {item.status}" + (
+            f": {detail}" if detail and item.status != "listed" else ""
+        )
+        from agentkit.cli.render import clean
+
+        out.print(Text(clean(line), style=style.get(item.status, "")))
+    if not len(outcome):
+        err.print("the run recorded no successful calls", markup=False)
+    elif args.execute:
+        err.print(f"{outcome.executed} of {len(outcome)} call(s) executed", markup=False)
+    return int(ExitCode.FAILED if outcome.failed else ExitCode.OK)
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
