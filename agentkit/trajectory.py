@@ -132,18 +132,38 @@ class TrajectoryWriter:
         self._steps.write(text + "\n")
         self._steps.flush()
 
-    def save_frame(self, frame: Frame, frame_id: str) -> dict[str, Any]:
-        """Save a frame as PNG; returns its record for ``steps.jsonl``."""
-        path = self.frames_dir / f"{frame_id}.png"
-        buf = io.BytesIO()
-        frame.image.save(buf, format="PNG", compress_level=1)
-        path.write_bytes(buf.getvalue())
+    def save_frame(
+        self,
+        frame: Frame,
+        frame_id: str,
+        *,
+        encoded: tuple[bytes, str, int, int] | None = None,
+    ) -> dict[str, Any]:
+        """Save a frame; returns its record for ``steps.jsonl``.
+
+        Args:
+            frame: the frame observed.
+            frame_id: its name in the run (``step0003-0``).
+            encoded: ``(bytes, media_type, width, height)`` of the image as sent to the model;
+                saved as is (what the model saw, no second encoding). Otherwise a PNG of the frame.
+        """
+        if encoded is not None:
+            data, media_type, width, height = encoded
+            ext = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(media_type, "bin")
+        else:
+            buf = io.BytesIO()
+            frame.image.save(buf, format="PNG", compress_level=1)
+            data, ext, (width, height) = buf.getvalue(), "png", frame.size
+        path = self.frames_dir / f"{frame_id}.{ext}"
+        path.write_bytes(data)
         g = frame.geometry
         return {
             "id": frame_id,
             "path": f"frames/{path.name}",
-            "width": frame.width,
-            "height": frame.height,
+            "width": width,
+            "height": height,
+            "frame_width": frame.width,
+            "frame_height": frame.height,
             "source": frame.source,
             "timestamp": frame.timestamp,
             "geometry": {

@@ -6,6 +6,7 @@ Each command runs as a real process (``python -m agentkit``) talking HTTP to a v
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,8 +15,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,6 +107,31 @@ def agentkit(
 
 
 @pytest.fixture
+def cli(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``main()`` in this process (faster than a subprocess), with the same isolation."""
+    from agentkit.cli import main
+
+    monkeypatch.chdir(workdir)
+    monkeypatch.syspath_prepend(str(workdir))
+    for key in [k for k in os.environ if k.startswith("AGENTKIT_")]:
+        monkeypatch.delenv(key)
+    for key, value in (("XDG_STATE_HOME", "state"), ("XDG_CONFIG_HOME", "config")):
+        monkeypatch.setenv(key, str(workdir / value))
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def call(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return call
+
+
+@pytest.fixture
 def closed_port() -> Iterator[int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,7 +146,7 @@ def error_lines(stderr: str) -> list[str]:
 # ----------------------------------------------------------------------------- run
 
 
-def test_run_completes_a_scripted_task(workdir: Path) -> None:
+def test_run_completes_a_scripted_task(workdir: Path, cli: Callable[..., Any]) -> None:
     replies = [
         Reply(text="I will read the note first.\n" + call_text("read_note", name="shopping")),
         Reply(text="The note says to buy milk."),
@@ -153,15 +180,24 @@ def test_run_completes_a_scripted_task(workdir: Path) -> None:
     assert [t["function"]["name"] for t in bodies[0]["tools"]] == ["delete_file", "read_note"]
 
     # the run directory turns into a report page
-    proc = agentkit(workdir, "report", str(run_dir))
+    proc = cli("report", str(run_dir))
     assert proc.returncode == 0, proc.stderr
     page = Path(proc.stdout.strip())
     assert page == run_dir / "report.html" and "read_note" in page.read_text()
-    proc = agentkit(workdir, "report", str(workdir))
+    proc = cli("report", str(workdir))
     assert proc.returncode == 2 and "not a run directory" in proc.stderr
 
+    # its successful calls replay without the model: listed, then executed
+    proc = cli("replay", str(run_dir), "--tools", "demo_tools:TOOLS")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'step 1: read_note(name="shopping") · listed'
+    proc = cli("replay", str(run_dir), "--tools", "demo_tools:TOOLS", "--execute")
+    assert proc.returncode == 0, proc.stderr
+    assert "· ok: the note shopping says: buy milk" in proc.stdout
+    assert "1 of 1 call(s) executed" in proc.stderr
 
-def test_run_json_dry_run_and_limit(workdir: Path) -> None:
+
+def test_run_json_dry_run_and_limit(workdir: Path, cli: Callable[..., Any]) -> None:
     delete = Reply(text=call_text("delete_file", path="important.txt"))
     with LocalServer(replies=[delete, Reply(text="Deleted (dry run).")]) as srv:
         proc = agentkit(
@@ -188,14 +224,29 @@ def test_run_json_dry_run_and_limit(workdir: Path) -> None:
     assert "max_steps=1" in error_lines(proc.stderr)[0]
     assert "✓ ok" in proc.stderr  # --yes confirmed the destructive call
 
+    # replaying that destructive call without --yes and without a terminal is refused
+    run_dir = proc.stderr.strip().splitlines()[-1].split(": ", 1)[1]
+    proc = cli("replay", run_dir, "--tools", "demo_tools:TOOLS", "--execute", "--delay", "0")
+    assert proc.returncode == 1
+    assert "delete_file" in proc.stdout and "refused" in proc.stdout
+    proc = cli("replay", run_dir, "--tools", "demo_tools:TOOLS", "--execute", "--yes")
+    assert proc.returncode == 0 and "· ok: deleted important.txt" in proc.stdout
 
-def test_run_refuses_destructive_without_a_terminal(workdir: Path) -> None:
+
+def test_run_refuses_destructive_without_a_terminal(cli: Callable[..., Any]) -> None:
     with LocalServer(
         replies=[Reply(text=call_text("delete_file", path="a.txt")), Reply(text="It was refused.")]
     ) as srv:
-        proc = agentkit(
-            workdir, "run", "Delete a.txt", "--base-url", srv.base_url, "--source", "none", "--tools", "demo_tools:TOOLS",
-        )  # fmt: skip
+        proc = cli(
+            "run",
+            "Delete a.txt",
+            "--base-url",
+            srv.base_url,
+            "--source",
+            "none",
+            "--tools",
+            "demo_tools:TOOLS",
+        )
     assert proc.returncode == 0, proc.stderr
     assert "⊘ refused" in proc.stderr
 
@@ -211,12 +262,10 @@ def test_run_with_the_server_down_names_the_url(workdir: Path, closed_port: int)
     assert "Traceback" not in proc.stderr
 
 
-def test_run_bad_arguments_exit_2(workdir: Path) -> None:
-    proc = agentkit(workdir, "run", "x", "--base-url", "http://127.0.0.1:9/v1", "--source", "image")
+def test_run_bad_arguments_exit_2(cli: Callable[..., Any]) -> None:
+    proc = cli("run", "x", "--base-url", "http://127.0.0.1:9/v1", "--source", "image")
     assert proc.returncode == 2 and "--image" in proc.stderr
-    proc = agentkit(
-        workdir, "run", "x", "--base-url", "http://127.0.0.1:9/v1", "--tools", "no_such_pack"
-    )
+    proc = cli("run", "x", "--base-url", "http://127.0.0.1:9/v1", "--tools", "no_such_pack")
     assert proc.returncode == 2 and "no_such_pack" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -317,7 +366,7 @@ def test_run_on_xvfb_screen_with_the_desktop_pack(workdir: Path) -> None:
 # ----------------------------------------------------------------------------- chat without a terminal
 
 
-def test_chat_piped_multi_turn(workdir: Path) -> None:
+def test_chat_piped_multi_turn(workdir: Path, cli: Callable[..., Any]) -> None:
     replies = [
         Reply(text="A red **rectangle** on grey."),
         Reply(text="Deleting.\n" + call_text("delete_file", path="x.txt")),
@@ -325,9 +374,7 @@ def test_chat_piped_multi_turn(workdir: Path) -> None:
     ]
     script = "/image shot.png\nWhat is this?\nDelete x.txt\ny\n/usage\n/save conv.json\n/tool delete_file off\n/mode 4x\n/quit\n"
     with LocalServer(replies=replies) as srv:
-        proc = agentkit(
-            workdir, "chat", "--base-url", srv.base_url, "--tools", "demo_tools:TOOLS", stdin=script
-        )
+        proc = cli("chat", "--base-url", srv.base_url, "--tools", "demo_tools:TOOLS", stdin=script)
         bodies = srv.chat_requests
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -370,9 +417,9 @@ def test_chat_without_server_or_weights_is_actionable(workdir: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_chat_wrong_model(workdir: Path) -> None:
+def test_chat_wrong_model(cli: Callable[..., Any]) -> None:
     with LocalServer(replies=[]) as srv:
-        proc = agentkit(workdir, "chat", "--base-url", srv.base_url, "--model", "nope", stdin="")
+        proc = cli("chat", "--base-url", srv.base_url, "--model", "nope")
     assert proc.returncode == 3
     assert "openbmb/MiniCPM-V-4.6" in error_lines(proc.stderr)[0]
 
@@ -380,9 +427,9 @@ def test_chat_wrong_model(workdir: Path) -> None:
 # ----------------------------------------------------------------------------- doctor, models, tools
 
 
-def test_doctor_against_local_server(workdir: Path) -> None:
+def test_doctor_against_local_server(cli: Callable[..., Any]) -> None:
     with LocalServer(replies=["OK", "OK"]) as srv:
-        proc = agentkit(workdir, "doctor", "--base-url", srv.base_url, "--json", "--no-capture")
+        proc = cli("doctor", "--base-url", srv.base_url, "--json", "--no-capture")
         bodies = srv.chat_requests
     assert proc.returncode == 0, proc.stderr
     checks = {c["name"]: c for c in json.loads(proc.stdout)}
@@ -393,27 +440,25 @@ def test_doctor_against_local_server(workdir: Path) -> None:
     assert [b["mm_processor_kwargs"]["downsample_mode"] for b in bodies] == ["16x", "4x"]
 
 
-def test_doctor_table_and_failure(workdir: Path, closed_port: int) -> None:
-    proc = agentkit(
-        workdir, "doctor", "--base-url", f"http://127.0.0.1:{closed_port}/v1", "--no-capture"
-    )
+def test_doctor_table_and_failure(cli: Callable[..., Any], closed_port: int) -> None:
+    proc = cli("doctor", "--base-url", f"http://127.0.0.1:{closed_port}/v1", "--no-capture")
     assert proc.returncode == 1
     out = " ".join(proc.stdout.split())
     assert "server reachable" in out and "FAIL" in out and "agentkit serve" in out
 
 
-def test_models_and_tools(workdir: Path) -> None:
+def test_models_and_tools(cli: Callable[..., Any]) -> None:
     with LocalServer(replies=[]) as srv:
-        proc = agentkit(workdir, "models", "--base-url", srv.base_url)
+        proc = cli("models", "--base-url", srv.base_url)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "* openbmb/MiniCPM-V-4.6"
 
-    proc = agentkit(workdir, "tools", "--tools", "demo_tools:TOOLS", "--json")
+    proc = cli("tools", "--tools", "demo_tools:TOOLS", "--json")
     assert proc.returncode == 0, proc.stderr
     schemas = json.loads(proc.stdout)
     assert [s["function"]["name"] for s in schemas] == ["delete_file", "read_note"]
     assert schemas[0]["function"]["parameters"]["required"] == ["path"]
-    proc = agentkit(workdir, "tools", "--tools", "demo_tools:TOOLS")
+    proc = cli("tools", "--tools", "demo_tools:TOOLS")
     assert "delete_file" in proc.stdout and "destructive" in proc.stdout
 
 

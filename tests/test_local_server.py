@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import socket
@@ -452,6 +453,20 @@ async def test_closing_the_client_stream_drops_the_server_connection(make: Any) 
 
 
 # ---------------------------------------------------------------------------- lifecycle
+
+
+def test_one_backend_works_across_event_loops() -> None:
+    # The sync facade runs each run in a new event loop: nothing may stay pooled in a dead loop.
+    with LocalServer(["a", "b"]) as srv:
+        b = OpenAICompatBackend(srv.base_url, srv.model)
+        texts = [asyncio.run(complete(b, request())).text for _ in range(2)]
+        assert texts == ["a", "b"]
+        deadline = time.monotonic() + 2
+        while srv.open_connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.open_connections == 0
+        del b
+        gc.collect()  # an unclosed socket would be an (error-level) ResourceWarning here
 
 
 def test_many_servers_start_and_stop_cleanly() -> None:

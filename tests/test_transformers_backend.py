@@ -224,6 +224,21 @@ def backend_prompt(request: ModelRequest) -> str:
     return render(messages, request.tools, enable_thinking=request.enable_thinking)
 
 
+async def test_max_slice_nums_reaches_the_processor(tiny_model_dir: Path) -> None:
+    from agentkit.testing.tiny_model import tiny_transformers_backend
+    from agentkit.vision import image_tokens
+
+    backend = tiny_transformers_backend(["a", "b"], path=tiny_model_dir)
+    counts = []
+    for slices in (1, 2):
+        _, final = await _collect(
+            backend, _request("16x", image=(1280, 720), max_slice_nums=slices)
+        )
+        counts.append(final.usage.visual_tokens)
+    assert counts == [image_tokens(1280, 720, "16x", max_slice_nums=n).visual for n in (1, 2)]
+    assert counts[0] < counts[1]
+
+
 async def test_max_tokens_ends_with_length(tiny_model_dir: Path) -> None:
     from agentkit.testing.tiny_model import tiny_transformers_backend
 

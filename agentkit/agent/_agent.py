@@ -57,6 +57,8 @@ class Agent(Generic[OutputT]):
         deps: any object your tools need, handed to them as ``RunContext.deps``.
         kill_switch: an external stop signal (e.g. the desktop pack's key combination); when it
             trips, every run of this agent stops.
+        extra_body: more request-body fields for every model request (server-specific, e.g.
+            ``{"top_k": 20}``), merged into the body last.
         settle_timeout_s: after an action that changes things, wait up to this long for the
             screen to stop changing before the next observation (0 disables).
 
@@ -82,6 +84,7 @@ class Agent(Generic[OutputT]):
         deps: Any = None,
         settle_timeout_s: float = 2.0,
         kill_switch: KillSwitch | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self._backend = backend
@@ -109,6 +112,7 @@ class Agent(Generic[OutputT]):
         self.trajectory_dir = Path(trajectory_dir or self.settings.trajectory_dir)
         self.deps = deps
         self.settle_timeout_s = settle_timeout_s
+        self.extra_body = dict(extra_body or {})
         self.kill_switch = kill_switch
         self._active: set[KillSwitch] = set()  # one switch per run in progress
 

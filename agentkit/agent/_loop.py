@@ -194,7 +194,7 @@ class Run:
         parts: list[Part] = [TextPart(self.agent.redact(self.task))]
         for i, image in enumerate(self._initial_images):
             frame = self.observer.to_frame(image)
-            parts.append(self.observer.attach(frame, f"input-{i}", mode="16x"))
+            parts.append(await self.observer.attach(frame, f"input-{i}", mode="16x"))
         self.messages.append(Message("user", parts if len(parts) > 1 else parts[0].text))  # type: ignore[union-attr]
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -378,6 +378,7 @@ class Run:
             temperature=s.temperature,
             tool_choice="auto" if tools else "none",
             enable_thinking=s.enable_thinking,
+            extra_body=dict(self.agent.extra_body),
         )
 
     async def _stream_turn(self, step: int, request: ModelRequest) -> tuple[ModelResponse, ParseResult]:

@@ -78,13 +78,21 @@ class Observer:
             f"images= takes Frames, PIL images, paths or bytes, not {type(image).__name__}"
         )
 
-    def attach(
+    async def attach(
         self, frame: Frame, frame_id: str, *, mode: str, max_slice_nums: int | None = None
     ) -> ImagePart:
-        rec = self.writer.save_frame(frame, frame_id)
-        part = encode_frame(frame, mode=mode, max_slice_nums=max_slice_nums)  # type: ignore[arg-type]
+        """Encode a frame for the model (in a worker thread) and record exactly those bytes."""
+        part = await asyncio.to_thread(
+            encode_frame, frame, mode=mode, max_slice_nums=max_slice_nums  # type: ignore[arg-type]
+        )
+        rec = await asyncio.to_thread(
+            self.writer.save_frame,
+            frame,
+            frame_id,
+            encoded=(part.data, part.media_type, part.width, part.height),
+        )
         self._records.append(rec)
-        self._tokens += image_tokens(frame.width, frame.height, mode, max_slice_nums).total  # type: ignore[arg-type]
+        self._tokens += image_tokens(part.width, part.height, mode, max_slice_nums).total  # type: ignore[arg-type]
         return ImagePart(
             part.data, part.media_type, part.width, part.height, frame_id=frame_id, detail=part.detail
         )
@@ -124,9 +132,9 @@ class Observer:
             choice = ModeChoice("4x", choice.max_slice_nums, "a tool asked for a detailed look")
         parts: list[Part] = []
         for i, frame in enumerate(frames):
-            parts.append(self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
+            parts.append(await self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
         for i, frame in enumerate(detail_frames):
-            parts.append(self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
+            parts.append(await self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
         if frames:
             self._previous = frames[-1]
             self.current_frames = frames

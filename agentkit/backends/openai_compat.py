@@ -82,8 +82,9 @@ class OpenAICompatBackend:
         base_url: the API root, e.g. ``"http://127.0.0.1:8000/v1"``; default ``settings.base_url``.
         model: the served model name; default ``settings.model``.
         api_key: the server's key (``vllm serve --api-key``); default ``settings.api_key``.
-        http_client: a shared ``httpx.AsyncClient`` (never closed by this backend); by default the
-            backend makes and owns one.
+        http_client: a shared ``httpx.AsyncClient`` (never closed by this backend; use it within
+            one event loop); by default the backend makes and owns one without keep-alive, so the
+            backend works from any event loop (the sync facade starts one per run).
         settings: timeouts, retries, ``tool_mode`` and ``server_version``; the keyword arguments
             below override single fields of it.
 
@@ -138,9 +139,15 @@ class OpenAICompatBackend:
         self._version_probed = False
         timeout = httpx.Timeout(None, connect=self.settings.connect_timeout_s)
         self._owns_http = http_client is None
-        self._http: httpx.AsyncClient = (
-            http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
-        )
+        if http_client is None:
+            # No keep-alive in the backend's own client: a pooled connection belongs to the event
+            # loop that opened it, and the sync facade runs every run in a new loop (a connection
+            # left in the pool would outlive its loop and leak its socket). Share a client through
+            # ``http_client`` to pool connections within one long-lived loop.
+            http_client = httpx.AsyncClient(
+                timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0)
+            )
+        self._http: httpx.AsyncClient = http_client
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             # A placeholder, never None: the openai client would otherwise pick up

@@ -20,6 +20,7 @@ __all__ = [
     "load_tools",
     "make_backend",
     "make_source",
+    "preflight",
     "resolve_settings",
     "split_names",
     "state_dir",
@@ -46,6 +47,38 @@ def make_backend(settings: Any) -> Any:
     from agentkit.backends._select import default_backend
 
     return default_backend(settings)
+
+
+async def preflight(backend: Any, settings: Any, *, wait_s: float = 0.0) -> list[str]:
+    """Check a remote server before the first request: reachable (waiting up to ``wait_s`` for
+    one that is still loading) and serving the configured model. Fails fast with the URL in the
+    message instead of after the loop's retries. Returns the served models ([] when embedded).
+
+    Raises:
+        ServerUnavailableError: not reachable (in time).
+        ModelNotFoundError: the model is not among those served (the message lists them).
+    """
+    from agentkit.errors import ModelNotFoundError
+
+    if not settings.base_url:
+        return []
+    wait = getattr(backend, "wait_until_ready", None)
+    list_models = getattr(backend, "list_models", None)
+    if wait_s > 0 and wait is not None:
+        models = await wait(timeout_s=wait_s)
+    elif list_models is not None:
+        models = await list_models()
+    else:
+        return []
+    models = list(models or [])
+    if models and settings.model not in models:
+        raise ModelNotFoundError(
+            f"the server at {settings.base_url} does not serve {settings.model}; it offers "
+            f"{', '.join(models)}: pass --model {models[0]} (or set AGENTKIT_MODEL)",
+            available=models,
+            url=settings.base_url,
+        )
+    return models
 
 
 def state_dir() -> Path:

@@ -133,6 +133,7 @@ class ChatSession:
         trajectory_dir: parent directory of each answer's run directory.
         debug: print tracebacks of unexpected errors.
         interactive: stdin is a terminal (typed keys are not echoed while an answer streams).
+        wait_s: at start, how long to wait for a server that is still loading.
     """
 
     def __init__(
@@ -150,9 +151,11 @@ class ChatSession:
         trajectory_dir: Path | None = None,
         debug: bool = False,
         interactive: bool = False,
+        wait_s: float = 0.0,
     ) -> None:
         self.backend = backend
         self.interactive = interactive
+        self.wait_s = wait_s
         self.settings = settings
         self.toolset = toolset
         self.enabled = set(enabled)
@@ -513,28 +516,12 @@ def load_image(path: str) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-async def _check_server(backend: Any, settings: Any) -> None:
-    """Fail at start, not after the first question, when the server is down or lacks the model."""
-    from agentkit.errors import ModelNotFoundError
-
-    list_models = getattr(backend, "list_models", None)
-    if not settings.base_url or list_models is None:
-        return
-    value = list_models()
-    models = list(await value if asyncio.iscoroutine(value) else value)
-    if models and settings.model not in models:
-        raise ModelNotFoundError(
-            f"the server at {settings.base_url} does not serve {settings.model}; it offers "
-            f"{', '.join(models)}: pass --model {models[0]}",
-            available=models,
-            url=settings.base_url,
-        )
-
-
 async def _chat_main(session: ChatSession, intro: Callable[[], None]) -> None:
     """The whole chat in one event loop (the backend's HTTP client belongs to it)."""
     try:
-        await _check_server(session.backend, session.settings)
+        from agentkit.cli._wiring import preflight
+
+        await preflight(session.backend, session.settings, wait_s=session.wait_s)
         intro()
         await session.loop()
     finally:
@@ -609,6 +596,7 @@ def chat_command(args: argparse.Namespace) -> int:
         trajectory_dir=trajectory_dir,
         debug=debug,
         interactive=interactive,
+        wait_s=args.wait,
     )
     for path in args.image or []:
         session.attach(load_image(path), Path(path).name)

@@ -261,17 +261,6 @@ def _device(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _run_dir(value: str) -> Path:
-    from agentkit.errors import ConfigurationError
-
-    path = Path(value)
-    if not (path / "run.json").is_file() and not (path / "steps.jsonl").is_file():
-        raise ConfigurationError(
-            f"{path} is not a run directory (no run.json or steps.jsonl in it)"
-        )
-    return path
-
-
 def report_command(args: argparse.Namespace) -> int:
     from agentkit.errors import ConfigurationError
 
@@ -293,6 +282,7 @@ def replay_command(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from agentkit.cli._wiring import available_pack_names, load_tools, split_names
+    from agentkit.cli.render import clean
     from agentkit.errors import ConfigurationError
     from agentkit.safety import SafetyPolicy
 
@@ -330,8 +320,6 @@ def replay_command(args: argparse.Namespace) -> int:
         line = f"{item.describe()} · {item.status}" + (
             f": {detail}" if detail and item.status != "listed" else ""
         )
-        from agentkit.cli.render import clean
-
         out.print(Text(clean(line), style=style.get(item.status, "")))
     if not len(outcome):
         err.print("the run recorded no successful calls", markup=False)

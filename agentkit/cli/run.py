@@ -99,7 +99,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def add_agent_options(p: argparse.ArgumentParser) -> None:
-    """``--mode``, ``--tools`` and ``--instructions`` (shared by ``run`` and ``chat``)."""
+    """``--mode``, ``--tools``, ``--instructions``, ``--wait`` (shared by ``run`` and ``chat``)."""
     g = p.add_argument_group("agent")
     g.add_argument(
         "--mode",
@@ -113,6 +113,13 @@ def add_agent_options(p: argparse.ArgumentParser) -> None:
         "'none' for no tools",
     )
     g.add_argument("--instructions", metavar="TEXT", help="the system prompt")
+    g.add_argument(
+        "--wait",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="wait this long for a server that is still loading (default: fail at once)",
+    )
 
 
 def _limits(args: argparse.Namespace) -> Any:
@@ -208,7 +215,7 @@ def run_command(args: argparse.Namespace) -> int:
         settings=settings,
     )
     progress = ProgressRenderer(err if not args.quiet else Console(stderr=True, quiet=True))
-    result = asyncio.run(_drive(agent, args.task, images, progress, err))
+    result = asyncio.run(_drive(agent, args.task, images, progress, err, args.wait))
     if result is None:  # interrupted before the loop could hand back a result
         err.print("stopped (interrupted)", style="yellow", markup=False)
         if progress.trajectory_dir is not None:
@@ -252,7 +259,9 @@ def _summary(result: Any) -> dict[str, Any]:
     }
 
 
-async def _drive(agent: Any, task: str, images: list[str], progress: Any, err: Any) -> Any:
+async def _drive(
+    agent: Any, task: str, images: list[str], progress: Any, err: Any, wait_s: float = 0.0
+) -> Any:
     """Consume the event stream; the first Ctrl-C stops the run cleanly, the second cancels it."""
     from agentkit.events import RunFinished
 
@@ -278,6 +287,9 @@ async def _drive(agent: Any, task: str, images: list[str], progress: Any, err: A
             pass
     result = None
     try:
+        from agentkit.cli._wiring import preflight
+
+        await preflight(agent.backend, agent.settings, wait_s=wait_s)
         async for event in agent.stream(task, images=images):
             progress.handle(event)
             if isinstance(event, RunFinished):

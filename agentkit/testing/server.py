@@ -408,9 +408,13 @@ class LocalServer:
             return len(self._script)
 
     def start(self) -> LocalServer:
-        """Start listening (returns at once when ``start_delay_s`` is 0)."""
+        """Start the server thread and listen (after ``start_delay_s``); returns ``self``.
+
+        A stopped or killed server can be started again, on a new port.
+        """
         if self._thread is not None:
             return self
+        self._killed = False
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -37,6 +37,8 @@ FORMATS = ("auto", "png", "jpeg", "webp")
 # photos visually lossless at a fraction of PNG's size.
 PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 90
+# resize="auto" downscales only when the server size keeps at most this share of the pixels.
+AUTO_RESIZE_AREA = 2 / 3
 
 _MEDIA = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _PHOTO_PREFIXES = ("camera:", "video:")
@@ -134,7 +136,7 @@ def encode_frame(
     mode: str = "16x",
     max_slice_nums: int | None = None,
     profile: str = "vllm",
-    resize: bool = True,
+    resize: bool | str = "auto",
     frame_id: str | None = None,
 ) -> ImagePart:
     """Encode a frame as an :class:`~agentkit.messages.ImagePart` for a request.
@@ -147,8 +149,11 @@ def encode_frame(
         mode: the ``downsample_mode`` the image will be sent with (the refine size depends on it).
         max_slice_nums: the request's slice cap (``None``: server default 9).
         profile: the token profile of the server (see :func:`~agentkit.vision.image_tokens`).
-        resize: downscale to the processor's own refine size when that changes nothing the model
-            sees (see :func:`server_size`); never upscales.
+        resize: ``True``: downscale to the processor's own refine size whenever that changes
+            nothing the model sees (see :func:`server_size`); ``"auto"``: only when it removes at
+            least a third of the pixels (the resize costs CPU time, and on a 1920x1080 screen the
+            blurred text makes PNG bytes grow, see docs/vision.md); ``False``: never. Never
+            upscales.
         frame_id: the trajectory's id for the frame.
 
     Returns:
@@ -159,10 +164,13 @@ def encode_frame(
         raise ConfigurationError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if quality is not None and not 1 <= quality <= 100:
         raise ConfigurationError(f"quality must be between 1 and 100, not {quality}")
+    if resize not in (True, False, "auto"):
+        raise ConfigurationError(f"resize must be True, False or 'auto', not {resize!r}")
     image = frame.image
     if resize:
         size = server_size(frame.width, frame.height, mode, max_slice_nums, profile)
-        if size != image.size:
+        worth = resize is True or size[0] * size[1] <= AUTO_RESIZE_AREA * frame.width * frame.height
+        if size != image.size and worth:
             from PIL import Image as PILImage
 
             image = image.convert("RGB").resize(size, PILImage.Resampling.BICUBIC)
