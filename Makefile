@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml tools/agentkit-desktop/pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch first, so that nothing later resolves a CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,testing,transformers,camera,cli]' -e tools/agentkit-desktop
+	$(PIP) install -q -e '.[dev,transformers,camera,cli]' -e tools/agentkit-desktop
 	touch $@
 
 test: setup

@@ -12,6 +12,8 @@ Built for MiniCPM-V 4.6 served by vLLM (remote, or embedded in the process).
     result = Agent(tools=[click]).run("Press the OK button")
 """
 
+import logging as _logging
+
 from agentkit import errors, events
 from agentkit._version import __version__
 from agentkit.agent import Agent, Limits, RunResult
@@ -21,6 +23,8 @@ from agentkit.safety import SafetyPolicy
 from agentkit.settings import Settings
 from agentkit.tools import Risk, RunContext, Tool, ToolCall, ToolSet, tool
 from agentkit.vision import Frame, FrameSource
+
+_logging.getLogger("agentkit").addHandler(_logging.NullHandler())
 
 __all__ = [
     "Agent",

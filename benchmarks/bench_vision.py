@@ -61,12 +61,20 @@ def synthetic_desktop(w: int = W, h: int = H, seed: int = 0) -> Image.Image:
     img = Image.new("RGB", (w, h), (236, 239, 244))
     d = ImageDraw.Draw(img)
     d.rectangle((0, 0, w, 28), fill=(40, 44, 52))
-    d.text((10, 8), "Activities    Files    Terminal    Settings            12:34", fill=(230, 230, 230))
+    d.text(
+        (10, 8),
+        "Activities    Files    Terminal    Settings            12:34",
+        fill=(230, 230, 230),
+    )
     words = "the quick brown fox jumps over lazy dog settings display network sound 0123456789 OK Cancel".split()
     for wx, wy, ww, wh in ((40, 60, 900, 600), (980, 90, 900, 520), (200, 700, 1500, 340)):
         d.rectangle((wx, wy, wx + ww, wy + wh), fill=(255, 255, 255), outline=(180, 180, 190))
         d.rectangle((wx, wy, wx + ww, wy + 26), fill=(220, 223, 230))
-        d.text((wx + 8, wy + 8), "Window - " + " ".join(rng.choice(words) for _ in range(4)), fill=(20, 20, 20))
+        d.text(
+            (wx + 8, wy + 8),
+            "Window - " + " ".join(rng.choice(words) for _ in range(4)),
+            fill=(20, 20, 20),
+        )
         for ly in range(wy + 40, wy + wh - 20, 16):
             line = " ".join(rng.choice(words) for _ in range(rng.randrange(6, 16)))
             d.text((wx + 12, ly), line, fill=(30, 30, 30))
@@ -84,7 +92,10 @@ def synthetic_photo(w: int = W, h: int = H, seed: int = 1) -> Image.Image:
     d = ImageDraw.Draw(base)
     for _ in range(25):
         x, y, r = rng.randrange(w), rng.randrange(h), rng.randrange(20, max(21, w // 6))
-        d.ellipse((x - r, y - r, x + r, y + r), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        d.ellipse(
+            (x - r, y - r, x + r, y + r),
+            fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+        )
     base = base.filter(ImageFilter.GaussianBlur(6))
     noise = Image.effect_noise((w, h), 4).convert("RGB")
     return ImageChops.add(base, noise, 1.0, -128)
@@ -121,10 +132,20 @@ def encode_table(frame: Frame, runs: int) -> list[dict[str, Any]]:
     rows = []
     for name, fmt, quality in FORMATS:
         for resize in (False, True):
-            ms, part = median_ms(lambda: encode_frame(frame, format=fmt, quality=quality, resize=resize), runs)
+
+            def run(
+                fmt: str = fmt, quality: int | None = quality, resize: bool = resize
+            ) -> ImagePart:
+                return encode_frame(frame, format=fmt, quality=quality, resize=resize)
+
+            ms, part = median_ms(run, runs)
             with Image.open(io.BytesIO(part.data)) as im:
                 decoded = im.convert("RGB")
-            ref = frame.image if not resize else frame.image.resize(decoded.size, Image.Resampling.BICUBIC)
+            ref = (
+                frame.image
+                if not resize
+                else frame.image.resize(decoded.size, Image.Resampling.BICUBIC)
+            )
             rows.append(
                 {
                     "format": name,
@@ -142,6 +163,7 @@ def encode_table(frame: Frame, runs: int) -> list[dict[str, Any]]:
 def png_levels(frame: Frame, runs: int) -> list[dict[str, Any]]:
     rows = []
     for level in (1, 3, 6, 9):
+
         def enc(level: int = level) -> bytes:
             buf = io.BytesIO()
             frame.image.save(buf, "PNG", compress_level=level)
@@ -159,9 +181,9 @@ def capture_part(runs: int) -> dict[str, Any]:
         import tkinter  # noqa: F401
     except ImportError:
         return {"skipped": "tkinter is not available"}
-    from conftest_xvfb import start_xvfb
-
     import subprocess
+
+    from conftest_xvfb import start_xvfb
 
     desktop = synthetic_desktop()
     with tempfile.TemporaryDirectory() as tmp, start_xvfb(W, H) as display:
@@ -169,13 +191,17 @@ def capture_part(runs: int) -> dict[str, Any]:
         desktop.save(png)
         show = (
             "import sys, tkinter as tk\n"
-            "r = tk.Tk(); r.overrideredirect(True); r.geometry('%dx%d+0+0')\n"
+            f"r = tk.Tk(); r.overrideredirect(True); r.geometry('{W}x{H}+0+0')\n"
             "p = tk.PhotoImage(file=sys.argv[1]); tk.Label(r, image=p, borderwidth=0).pack()\n"
-            "r.update(); print('ready', flush=True); sys.stdin.read()\n" % (W, H)
+            "r.update(); print('ready', flush=True); sys.stdin.read()\n"
         )
         env = dict(os.environ, DISPLAY=display.name)
         proc = subprocess.Popen(
-            [sys.executable, "-c", show, str(png)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+            [sys.executable, "-c", show, str(png)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
         )
         try:
             assert proc.stdout is not None
@@ -228,12 +254,23 @@ def photo_part(runs: int) -> dict[str, Any]:
 def scripted_history(steps: int, part: ImagePart) -> list[Message]:
     messages = [
         Message("system", "You operate a desktop. Use the tools to complete the task."),
-        Message("user", [TextPart("Task: open the display settings and set the scale to 125%."), part]),
+        Message(
+            "user", [TextPart("Task: open the display settings and set the scale to 125%."), part]
+        ),
     ]
     for step in range(1, steps + 1):
         call = FunctionCall(f"call_{step}", "click", {"x": 100 + step, "y": 200 + step})
-        messages.append(Message("assistant", f"I will click the next item (step {step}).", tool_calls=[call]))
-        messages.append(Message("tool", f"clicked at ({100 + step}, {200 + step})", tool_call_id=call.id, name="click"))
+        messages.append(
+            Message("assistant", f"I will click the next item (step {step}).", tool_calls=[call])
+        )
+        messages.append(
+            Message(
+                "tool",
+                f"clicked at ({100 + step}, {200 + step})",
+                tool_call_id=call.id,
+                name="click",
+            )
+        )
         messages.append(Message("user", [TextPart(f"Current screen, step {step}:"), part]))
     return messages
 
@@ -251,7 +288,12 @@ def history_part() -> dict[str, Any]:
                 {
                     "mode": mode,
                     "step": step,
-                    "unbounded": {"visual": full.visual, "text_estimate": full.text, "total": full.total, "images": full.images},
+                    "unbounded": {
+                        "visual": full.visual,
+                        "text_estimate": full.text,
+                        "total": full.total,
+                        "images": full.images,
+                    },
                     "bounded": {
                         "visual": bounded.visual,
                         "text_estimate": bounded.text,

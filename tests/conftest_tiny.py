@@ -31,4 +31,6 @@ def tiny_model_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_transformers_backend()
     from agentkit.testing.tiny_model import build_tiny_minicpmv
 
-    return build_tiny_minicpmv(tmp_path_factory.mktemp("tiny-minicpmv"))
+    # One fixed directory per session: a test module that imports this fixture gets its own
+    # fixture definition, and build_tiny_minicpmv's per-path cache makes them share one build.
+    return build_tiny_minicpmv(tmp_path_factory.getbasetemp() / "tiny-minicpmv")

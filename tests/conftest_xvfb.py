@@ -36,14 +36,25 @@ class XDisplay:
 
 
 @contextlib.contextmanager
-def start_xvfb(width: int = WIDTH, height: int = HEIGHT, timeout_s: float = 10.0) -> Iterator[XDisplay]:
+def start_xvfb(
+    width: int = WIDTH, height: int = HEIGHT, timeout_s: float = 10.0
+) -> Iterator[XDisplay]:
     """Start ``Xvfb`` on a free display number (it picks one through ``-displayfd``)."""
     exe = shutil.which("Xvfb")
     if exe is None:
         raise FileNotFoundError("Xvfb is not installed (apt-get install -y xvfb)")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        [
+            exe,
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+        ],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

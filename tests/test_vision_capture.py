@@ -11,8 +11,9 @@ import pytest
 from agentkit.errors import CaptureError, ConfigurationError
 from agentkit.vision import BlankFrameWarning, CoordinateSpace, Geometry, ScreenSource, is_blank
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from conftest_xvfb import FIRST, HEIGHT, SECOND, WIDTH, XDisplay, draw_rects, xvfb_display  # noqa: E402,F401
+sys.path.insert(0, __file__.rsplit("/", 1)[0])  # conftest_xvfb lives next to this file
+from conftest_xvfb import FIRST, HEIGHT, SECOND, WIDTH, XDisplay, draw_rects  # noqa: E402
+from conftest_xvfb import xvfb_display as _xvfb_display  # noqa: E402,F401  (the fixture)
 
 RED, GREEN, BLUE = "#ff0000", "#00ff00", "#0000ff"
 
@@ -49,7 +50,12 @@ def test_capture_offset_region_second_monitor_coordinates(xvfb_display: XDisplay
     assert frame.geometry == Geometry(left=1280, top=0, scale=1.0, monitor=1)
     # the blue rectangle is at frame pixel (300, 200): find it in the captured pixels
     img = frame.image
-    blue = [(x, y) for y in range(0, 768, 4) for x in range(0, 1024, 4) if img.getpixel((x, y)) == (0, 0, 255)]
+    blue = [
+        (x, y)
+        for y in range(0, 768, 4)
+        for x in range(0, 1024, 4)
+        if img.getpixel((x, y)) == (0, 0, 255)
+    ]
     assert min(blue) == (300, 200)
     xs = [x for x, _ in blue]
     ys = [y for _, y in blue]
@@ -60,7 +66,9 @@ def test_capture_offset_region_second_monitor_coordinates(xvfb_display: XDisplay
     sx, sy = space.to_screen_int(mx, my, frame)
     assert abs(sx - (1280 + 300 + 75)) <= 2 and abs(sy - (200 + 40)) <= 2
     # and the red rectangle on the first monitor is not in this frame
-    assert (255, 0, 0) not in {img.getpixel((x, y)) for x in range(0, 1024, 16) for y in range(0, 768, 16)}
+    assert (255, 0, 0) not in {
+        img.getpixel((x, y)) for x in range(0, 1024, 16) for y in range(0, 768, 16)
+    }
 
 
 @pytest.mark.xvfb
@@ -109,7 +117,9 @@ class _Shot:
         self.bgra = bytes([b, g, r, 255]) * (width * height)
 
 
-def _fake_mss(monitors: list[dict[str, int]], scale: int = 1, fail_first: int = 0) -> tuple[types.ModuleType, dict[str, Any]]:
+def _fake_mss(
+    monitors: list[dict[str, int]], scale: int = 1, fail_first: int = 0
+) -> tuple[types.ModuleType, dict[str, Any]]:
     state: dict[str, Any] = {"calls": 0, "areas": []}
 
     class MSS:
@@ -147,7 +157,9 @@ MONITORS = [
 def test_second_monitor_offset_and_hidpi_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     module, state = _fake_mss(MONITORS, scale=2)
     monkeypatch.setitem(sys.modules, "mss", module)
-    src = ScreenSource(monitor=2, region=(100, 50, 400, 300), cursor_position=lambda: (-1280 + 150, -200 + 60))
+    src = ScreenSource(
+        monitor=2, region=(100, 50, 400, 300), cursor_position=lambda: (-1280 + 150, -200 + 60)
+    )
     frame = src.grab()
     assert state["areas"] == [{"left": -1180, "top": -150, "width": 400, "height": 300}]
     assert frame.size == (800, 600)  # a 2x HiDPI capture

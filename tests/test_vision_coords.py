@@ -44,7 +44,9 @@ model_xy = st.tuples(st.integers(0, 1000), st.integers(0, 1000))
 
 @settings(max_examples=300, deadline=None)
 @given(geometry=geometries, size=sizes, xy=model_xy, kind=st.sampled_from(["normalized", "pixels"]))
-def test_round_trip_model_screen_model(geometry: Geometry, size: tuple[int, int], xy: tuple[int, int], kind: str) -> None:
+def test_round_trip_model_screen_model(
+    geometry: Geometry, size: tuple[int, int], xy: tuple[int, int], kind: str
+) -> None:
     space = CoordinateSpace(kind)  # type: ignore[arg-type]
     frame = _frame(size[0], size[1], geometry)
     sx, sy = space.to_screen(xy[0], xy[1], frame)
@@ -55,7 +57,9 @@ def test_round_trip_model_screen_model(geometry: Geometry, size: tuple[int, int]
 
 @settings(max_examples=200, deadline=None)
 @given(geometry=geometries, size=sizes, xy=model_xy)
-def test_integer_click_point_lands_in_the_right_pixel(geometry: Geometry, size: tuple[int, int], xy: tuple[int, int]) -> None:
+def test_integer_click_point_lands_in_the_right_pixel(
+    geometry: Geometry, size: tuple[int, int], xy: tuple[int, int]
+) -> None:
     """The integer screen point for a click maps back into the frame pixel the model meant."""
     space = CoordinateSpace()
     frame = _frame(size[0], size[1], geometry)
@@ -76,7 +80,10 @@ def test_integer_click_point_lands_in_the_right_pixel(geometry: Geometry, size: 
     xy=model_xy,
 )
 def test_crop_maps_back_to_the_same_screen_point(
-    geometry: Geometry, size: tuple[int, int], crop: tuple[float, float, float, float], xy: tuple[int, int]
+    geometry: Geometry,
+    size: tuple[int, int],
+    crop: tuple[float, float, float, float],
+    xy: tuple[int, int],
 ) -> None:
     space = CoordinateSpace()
     parent = _frame(size[0], size[1], geometry)
@@ -144,7 +151,10 @@ def test_bad_space_settings() -> None:
         ("<ref>OK button</ref><box>100 200 300 400</box>", [Box(100, 200, 300, 400, "OK button")]),
         ("<box>300,400,100,200</box>", [Box(100, 200, 300, 400)]),  # corners swapped, commas
         ("<point>512 300</point>", [Point(512, 300)]),
-        ("<ref>a</ref><point>1 2</point> then <ref>b</ref><box>1 2 3 4</box>", [Point(1, 2, "a"), Box(1, 2, 3, 4, "b")]),
+        (
+            "<ref>a</ref><point>1 2</point> then <ref>b</ref><box>1 2 3 4</box>",
+            [Point(1, 2, "a"), Box(1, 2, 3, 4, "b")],
+        ),
         ("<quad>10 10 50 12 48 40 8 38</quad>", [Box(8, 10, 50, 40)]),
         ("<box>1 2 3 4 5 6 7 8 9</box>", []),  # nonsense count
         ("Click at (512, 300).", [Point(512, 300)]),

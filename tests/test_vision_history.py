@@ -69,13 +69,26 @@ def test_server_size(size: tuple[int, int], expected: tuple[int, int]) -> None:
     assert server_size(*size) == expected
 
 
-SIZES = [(1920, 1080), (2560, 1440), (3840, 2160), (1280, 720), (1366, 768), (1440, 900), (2880, 1800), (800, 600), (300, 200), (5000, 400)]
+SIZES = [
+    (1920, 1080),
+    (2560, 1440),
+    (3840, 2160),
+    (1280, 720),
+    (1366, 768),
+    (1440, 900),
+    (2880, 1800),
+    (800, 600),
+    (300, 200),
+    (5000, 400),
+]
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("profile", ["vllm", "transformers-5.23"])
 @pytest.mark.parametrize("slices", [None, 36])
-def test_resizing_never_changes_the_token_count(size: tuple[int, int], profile: str, slices: int | None) -> None:
+def test_resizing_never_changes_the_token_count(
+    size: tuple[int, int], profile: str, slices: int | None
+) -> None:
     w, h = size
     tw, th = server_size(w, h, "16x", slices, profile)
     assert tw <= w and th <= h  # never upscales
@@ -131,7 +144,10 @@ def _screenshot_part(i: int) -> ImagePart:
 
 def _scripted_run(steps: int, part: ImagePart) -> list[list[Message]]:
     """The conversation after each step of a run that sends a screenshot every step."""
-    messages = [Message("system", "You operate a computer."), Message("user", [TextPart("Task: open settings"), part])]
+    messages = [
+        Message("system", "You operate a computer."),
+        Message("user", [TextPart("Task: open settings"), part]),
+    ]
     history = []
     for step in range(1, steps + 1):
         call = FunctionCall(f"call_{step}", "click", {"x": 100 + step, "y": 200})
@@ -167,7 +183,13 @@ def test_history_keeps_newest_downgrades_then_drops() -> None:
     assert [p.detail for p in images] == ["downgraded"] * 3 + ["full"] * 2
     assert all(p.width * p.height <= 448 * 448 for p in images[:3])
     assert image_tokens(images[0].width, images[0].height).grid is None  # one tile
-    placeholders = [p for m in view if isinstance(m.content, list) for p in m.content if isinstance(p, TextPart) and p.text == OMITTED_IMAGE]
+    placeholders = [
+        p
+        for m in view
+        if isinstance(m.content, list)
+        for p in m.content
+        if isinstance(p, TextPart) and p.text == OMITTED_IMAGE
+    ]
     assert len(placeholders) == 9 - 5
     # the input is untouched
     assert sum(len(m.images) for m in msgs) == 9
@@ -184,7 +206,9 @@ def test_history_keeps_first_user_message_and_pairs() -> None:
     # every tool result still follows its call
     for i, m in enumerate(view):
         if m.role == "tool":
-            assert view[i - 1].role == "assistant" and view[i - 1].tool_calls[0].id == m.tool_call_id
+            assert (
+                view[i - 1].role == "assistant" and view[i - 1].tool_calls[0].id == m.tool_call_id
+            )
 
 
 def test_history_with_string_content_only() -> None:

@@ -25,7 +25,9 @@ def test_fixed_policies() -> None:
 
 
 def test_auto_defaults_to_16x() -> None:
-    choice = AutoPolicy().choose(PolicyState(step=1, task="Open the settings and enable dark mode", frames=FHD))
+    choice = AutoPolicy().choose(
+        PolicyState(step=1, task="Open the settings and enable dark mode", frames=FHD)
+    )
     assert choice.mode == "16x" and choice.reason == "default 16x"
 
 

@@ -19,7 +19,9 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("w", "h", "grid", "v16", "v4", "wrapper"), TABLE)
-def test_reference_table_vllm(w: int, h: int, grid: tuple[int, int] | None, v16: int, v4: int, wrapper: int | None) -> None:
+def test_reference_table_vllm(
+    w: int, h: int, grid: tuple[int, int] | None, v16: int, v4: int, wrapper: int | None
+) -> None:
     t16 = image_tokens(w, h, "16x")
     t4 = image_tokens(w, h, "4x")
     assert (t16.grid, t16.visual) == (grid, v16)

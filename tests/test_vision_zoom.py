@@ -81,7 +81,9 @@ def test_zoom_tool_small_and_swapped_boxes_and_no_frame() -> None:
     assert result.frame.size == (112, 112)  # grown to min_size, clamped inside the frame
     assert result.frame.geometry.crop_left == 1920 - 112
     with pytest.raises(CaptureError):
-        asyncio.run(t.invoke(t.validate({"x1": 0, "y1": 0, "x2": 10, "y2": 10}), tools.RunContext()))
+        asyncio.run(
+            t.invoke(t.validate({"x1": 0, "y1": 0, "x2": 10, "y2": 10}), tools.RunContext())
+        )
 
 
 # -- coarse-to-fine -------------------------------------------------------------------------
@@ -123,7 +125,11 @@ def test_small_target_rule() -> None:
 
 def test_coarse_to_fine_tokens() -> None:
     c2f, full = coarse_to_fine_tokens((1920, 1080), 448)
-    assert c2f == image_tokens(1920, 1080, "16x").total + image_tokens(448, 448, "4x").total == 600 + 261
+    assert (
+        c2f
+        == image_tokens(1920, 1080, "16x").total + image_tokens(448, 448, "4x").total
+        == 600 + 261
+    )
     assert full == image_tokens(1920, 1080, "4x").total == 2334
     assert c2f < full / 2
 
@@ -163,7 +169,9 @@ def test_wait_until_settled(tmp_path: Any) -> None:
     # a screen that keeps changing times out
     src = ImageSource([tmp_path / "0.png", tmp_path / "1.png"], loop=True)
     clock[0] = 0.0
-    _, settled = wait_until_settled(src, timeout_s=1, interval_s=0.1, clock=lambda: clock[0], sleep=sleep)
+    _, settled = wait_until_settled(
+        src, timeout_s=1, interval_s=0.1, clock=lambda: clock[0], sleep=sleep
+    )
     assert not settled
 
 
@@ -187,11 +195,15 @@ def _fake_answer(frame: Frame, prompt: str, *, dx: float = 0.0, dy: float = 0.0)
     return "I cannot see it"
 
 
-FRAME, TARGETS = calibration_image((1000, 500), 4, seed=1, geometry=Geometry(left=50, top=0, scale=2.0))
+FRAME, TARGETS = calibration_image(
+    (1000, 500), 4, seed=1, geometry=Geometry(left=50, top=0, scale=2.0)
+)
 
 
 def test_calibrate_math_with_a_fake_answer() -> None:
-    report = asyncio.run(calibrate(ask=lambda f, p: _fake_answer(f, p, dx=10, dy=-5), frame=FRAME, targets=TARGETS))
+    report = asyncio.run(
+        calibrate(ask=lambda f, p: _fake_answer(f, p, dx=10, dy=-5), frame=FRAME, targets=TARGETS)
+    )
     assert len(report.results) == 4 and report.missing == 0
     # 0-1000 rounding costs at most half a unit: 0.5 px horizontally, 0.25 px vertically here
     for r in report.results:
@@ -224,7 +236,9 @@ class _FakeBackend:
         self.requests.append(request)
         image = request.messages[0].images[0]
         assert image.media_type == "image/png"
-        yield ModelResponse(text=_fake_answer(FRAME, request.messages[0].text), finish_reason="stop")
+        yield ModelResponse(
+            text=_fake_answer(FRAME, request.messages[0].text), finish_reason="stop"
+        )
 
 
 def test_calibrate_through_a_backend() -> None:

@@ -1,7 +1,7 @@
 """Test your agents without a GPU: a scripted backend, a local vLLM-like server, a tiny model.
 
-``ScriptedBackend`` needs nothing extra. ``LocalServer`` needs the ``testing`` extra
-(``pip install 'agentkit[testing]'``); the tiny model needs ``transformers``. Both import lazily.
+``ScriptedBackend`` and ``LocalServer`` (standard library only) need nothing extra; the tiny model
+needs the ``transformers`` extra. Everything imports lazily.
 """
 
 from __future__ import annotations
@@ -10,13 +10,30 @@ from typing import Any
 
 from agentkit.testing.scripted import ScriptedBackend, ScriptedReply
 
-__all__ = ["Fault", "LocalServer", "Reply", "ScriptedBackend", "ScriptedReply", "build_tiny_minicpmv"]
+_SERVER = (
+    "ContextLength",
+    "Cut",
+    "Fault",
+    "Garbage",
+    "Hang",
+    "HttpError",
+    "InBandError",
+    "Kill",
+    "LocalServer",
+    "NoDone",
+    "NotReady",
+    "RecordedRequest",
+    "Reply",
+    "Stall",
+    "estimate_usage",
+)
+
+__all__ = sorted(["ScriptedBackend", "ScriptedReply", "build_tiny_minicpmv", "run_soak", *_SERVER])
 
 _LAZY = {
-    "LocalServer": "agentkit.testing.server",
-    "Reply": "agentkit.testing.server",
-    "Fault": "agentkit.testing.server",
+    **{name: "agentkit.testing.server" for name in _SERVER},
     "build_tiny_minicpmv": "agentkit.testing.tiny_model",
+    "run_soak": "agentkit.testing.soak",
 }
 
 
@@ -31,6 +48,7 @@ def __getattr__(name: str) -> Any:
     except ImportError as exc:
         from agentkit.errors import MissingExtraError
 
-        extra = "transformers" if name == "build_tiny_minicpmv" else "testing"
-        raise MissingExtraError(extra, f"agentkit.testing.{name}", str(exc)) from exc
+        if name != "build_tiny_minicpmv":
+            raise
+        raise MissingExtraError("transformers", "agentkit.testing.build_tiny_minicpmv", str(exc)) from exc
     return getattr(mod, name)

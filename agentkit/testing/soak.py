@@ -105,7 +105,7 @@ def run_soak(
             "500": HttpError(500),
             "503": HttpError(503, "busy", retry_after=0.05),
             "cut": Cut(reply=Reply("<tool_call>\n<function=step>\n", chunk_chars=6), after_chunks=1),
-            "stall": Stall(reply=Reply("thinking about it", chunk_chars=4), after_chunks=1, seconds=3),
+            "stall": Stall(reply=Reply("thinking about it", chunk_chars=4), after_chunks=1, seconds=4),
             "garbage": Garbage(),
             "inband": InBandError(),
         }[kind]
@@ -157,8 +157,9 @@ def run_soak(
                     srv.base_url,
                     settings=settings,
                     http_client=http,
-                    first_token_timeout_s=1.0,
-                    idle_timeout_s=1.0,
+                    # generous: on a small machine 32 agents share the CPU with the server
+                    first_token_timeout_s=15.0,
+                    idle_timeout_s=2.0,
                     max_retries=3,
                     retry_backoff_s=0.02,
                 )

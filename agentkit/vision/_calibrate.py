@@ -121,7 +121,9 @@ class CalibrationReport:
 
     @property
     def mean_offset_px(self) -> tuple[float, float] | None:
-        found = [(r.found[0] - r.target.x, r.found[1] - r.target.y) for r in self.results if r.found]
+        found = [
+            (r.found[0] - r.target.x, r.found[1] - r.target.y) for r in self.results if r.found
+        ]
         if not found:
             return None
         return statistics.fmean(d[0] for d in found), statistics.fmean(d[1] for d in found)
@@ -274,7 +276,9 @@ async def calibrate(
     return report
 
 
-def score_answer(answer: str, target: CalibrationTarget, frame: Frame, space: CoordinateSpace) -> CalibrationResult:
+def score_answer(
+    answer: str, target: CalibrationTarget, frame: Frame, space: CoordinateSpace
+) -> CalibrationResult:
     """Parse one answer and measure it against its target (frame pixels and screen points)."""
     found_targets = parse_grounding(answer)
     if not found_targets:

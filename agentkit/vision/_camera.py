@@ -104,12 +104,18 @@ class CameraSource:
                 except CaptureError as exc:
                     ok, bgr, last = False, None, str(exc)
                 if ok and bgr is not None:
-                    return Frame(_to_image(self._cv2, bgr), f"camera:{self.device}", timestamp=time.time())
-                logger.warning("camera %r read failed (attempt %d/%d)", self.device, attempt + 1, attempts)
+                    return Frame(
+                        _to_image(self._cv2, bgr), f"camera:{self.device}", timestamp=time.time()
+                    )
+                logger.warning(
+                    "camera %r read failed (attempt %d/%d)", self.device, attempt + 1, attempts
+                )
                 self._close()
                 if attempt + 1 < attempts:
                     time.sleep(0.05 * attempt)
-            raise CaptureError(f"camera {self.device!r} gave no frame after {attempts} attempt(s): {last}")
+            raise CaptureError(
+                f"camera {self.device!r} gave no frame after {attempts} attempt(s): {last}"
+            )
 
     def close(self) -> None:
         """Release the device."""
@@ -180,7 +186,9 @@ class VideoSource:
                     t = self._next_t
                     self._next_t += 1.0 / self.fps
                     return Frame(
-                        _to_image(self._cv2, bgr), f"video:{self.path}@{t:.2f}s", timestamp=time.time()
+                        _to_image(self._cv2, bgr),
+                        f"video:{self.path}@{t:.2f}s",
+                        timestamp=time.time(),
                     )
                 self._cap.release()
                 self._cap = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
-from typing import Literal, Union
+from typing import Literal
 
 from agentkit.errors import ConfigurationError
 from agentkit.vision._frame import Frame, Geometry
@@ -73,11 +73,15 @@ class Box:
     def normalized(self) -> Box:
         """The same box with corners ordered (models sometimes swap them)."""
         return Box(
-            min(self.x1, self.x2), min(self.y1, self.y2), max(self.x1, self.x2), max(self.y1, self.y2), self.label
+            min(self.x1, self.x2),
+            min(self.y1, self.y2),
+            max(self.x1, self.x2),
+            max(self.y1, self.y2),
+            self.label,
         )
 
 
-Target = Union[Point, Box]
+Target = Point | Box
 
 
 def frame_to_screen(x: float, y: float, geometry: Geometry) -> tuple[float, float]:
@@ -115,9 +119,13 @@ class CoordinateSpace:
 
     def __post_init__(self) -> None:
         if self.kind not in ("normalized", "pixels"):
-            raise ConfigurationError(f"coordinate kind must be 'normalized' or 'pixels', not {self.kind!r}")
+            raise ConfigurationError(
+                f"coordinate kind must be 'normalized' or 'pixels', not {self.kind!r}"
+            )
         if not (self.extent > 0 and math.isfinite(self.extent)):
-            raise ConfigurationError(f"coordinate extent must be a positive number, not {self.extent!r}")
+            raise ConfigurationError(
+                f"coordinate extent must be a positive number, not {self.extent!r}"
+            )
 
     # -- model <-> frame pixels ---------------------------------------------------------------
     def to_frame(

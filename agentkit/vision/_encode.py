@@ -120,7 +120,12 @@ def encode_image(image: Image.Image, fmt: str, quality: int | None = None) -> tu
     if fmt == "png":
         img.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     elif fmt == "jpeg":
-        img.save(buf, "JPEG", quality=quality or JPEG_QUALITY, subsampling=0 if (quality or 0) >= 95 else 2)
+        img.save(
+            buf,
+            "JPEG",
+            quality=quality or JPEG_QUALITY,
+            subsampling=0 if (quality or 0) >= 95 else 2,
+        )
     elif quality is None:
         img.save(buf, "WEBP", lossless=True, quality=0, method=0)
     else:
@@ -178,4 +183,6 @@ def encode_frame(
     if fmt == "auto":
         fmt = "png" if content_kind(frame) == "screen" else "jpeg"
     data, media = encode_image(image, fmt, quality)
-    return ImagePart(data=data, media_type=media, width=image.width, height=image.height, frame_id=frame_id)
+    return ImagePart(
+        data=data, media_type=media, width=image.width, height=image.height, frame_id=frame_id
+    )

@@ -36,7 +36,9 @@ class ImageSource:
             if root.is_dir():
                 paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
                 if not paths:
-                    raise ConfigurationError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in directory {root}")
+                    raise ConfigurationError(
+                        f"no images ({', '.join(IMAGE_SUFFIXES)}) in directory {root}"
+                    )
                 self._single = False
             elif root.is_file():
                 paths = [root]
@@ -70,14 +72,19 @@ class ImageSource:
             else:
                 if self._index >= len(self.paths):
                     if not self.loop:
-                        raise CaptureError(f"the image sequence is over ({len(self.paths)} images were replayed)")
+                        raise CaptureError(
+                            f"the image sequence is over ({len(self.paths)} images were replayed)"
+                        )
                     self._index = 0
                 path = self.paths[self._index]
                 self._index += 1
         try:
             with Image.open(path) as im:
                 image = im.convert("RGB")
-        except (OSError, ValueError) as exc:  # PIL raises UnidentifiedImageError (an OSError) or ValueError
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # PIL raises UnidentifiedImageError (an OSError) or ValueError
             raise CaptureError(f"cannot read image {path}: {exc}") from exc
         return Frame(image, f"file:{path}", timestamp=time.time())
 

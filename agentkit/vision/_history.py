@@ -59,7 +59,9 @@ def downgrade_image(part: ImagePart) -> ImagePart:
     else:
         small.save(buf, "PNG", compress_level=1)
         media = "image/png"
-    return ImagePart(buf.getvalue(), media, size[0], size[1], frame_id=part.frame_id, detail="downgraded")
+    return ImagePart(
+        buf.getvalue(), media, size[0], size[1], frame_id=part.frame_id, detail="downgraded"
+    )
 
 
 def _replace_content(msg: Message, content: str | list[Part]) -> Message:
@@ -125,7 +127,10 @@ class BoundedHistory:
         tail = list(rest[cut:])
         note = TextPart(f"[{cut} earlier messages omitted]")
         first = tail[0]
-        content: list[Part] = [note, *(first.content if isinstance(first.content, list) else [TextPart(first.content)])]
+        content: list[Part] = [
+            note,
+            *(first.content if isinstance(first.content, list) else [TextPart(first.content)]),
+        ]
         tail[0] = _replace_content(first, content)
         return head + tail
 
@@ -135,7 +140,9 @@ class BoundedHistory:
         out: list[Message] = list(trimmed)
         for idx in range(len(out) - 1, -1, -1):
             msg = out[idx]
-            if isinstance(msg.content, str) or not any(isinstance(p, ImagePart) for p in msg.content):
+            if isinstance(msg.content, str) or not any(
+                isinstance(p, ImagePart) for p in msg.content
+            ):
                 continue
             parts: list[Part] = []
             for part in reversed(msg.content):
@@ -209,6 +216,8 @@ def estimate_prompt_tokens(
         for call in msg.tool_calls:
             text += 10 + estimate_text_tokens(call.name + str(call.arguments))
         for part in msg.images:
-            visual += image_tokens(part.width, part.height, mode, max_slice_nums, profile, image_index=index).total
+            visual += image_tokens(
+                part.width, part.height, mode, max_slice_nums, profile, image_index=index
+            ).total
             index += 1
     return PromptEstimate(visual=visual, text=text, images=index)

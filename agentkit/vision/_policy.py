@@ -80,7 +80,8 @@ class CompressionPolicy(Protocol):
 def visual_cost(frames: list[tuple[int, int]], mode: str, max_slice_nums: int | None = None) -> int:
     """Visual plus wrapper tokens of ``frames`` at ``mode``."""
     return sum(
-        image_tokens(w, h, mode, max_slice_nums, image_index=i).total for i, (w, h) in enumerate(frames)
+        image_tokens(w, h, mode, max_slice_nums, image_index=i).total
+        for i, (w, h) in enumerate(frames)
     )
 
 
@@ -125,7 +126,9 @@ READING_KEYWORDS = (
     "what does it say",
     "what is written",
 )
-_KEYWORD_RE = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in READING_KEYWORDS) + r")\b", re.IGNORECASE)
+_KEYWORD_RE = re.compile(
+    r"\b(?:" + "|".join(re.escape(k) for k in READING_KEYWORDS) + r")\b", re.IGNORECASE
+)
 
 
 @dataclass
@@ -176,7 +179,9 @@ class AutoPolicy:
             cheap = visual_cost(state.frames, "16x", self.max_slice_nums)
             if cheap > budget:
                 return ModeChoice(
-                    "16x", self.max_slice_nums, f"over budget even at 16x ({cheap} > {budget} tokens)"
+                    "16x",
+                    self.max_slice_nums,
+                    f"over budget even at 16x ({cheap} > {budget} tokens)",
                 )
         if why is None:
             return ModeChoice("16x", self.max_slice_nums, "default 16x")
@@ -184,7 +189,9 @@ class AutoPolicy:
             cost = visual_cost(state.frames, "4x", self.max_slice_nums)
             if cost > budget:
                 return ModeChoice(
-                    "16x", self.max_slice_nums, f"{why}, but 4x needs {cost} tokens > budget {budget}"
+                    "16x",
+                    self.max_slice_nums,
+                    f"{why}, but 4x needs {cost} tokens > budget {budget}",
                 )
         return ModeChoice("4x", self.max_slice_nums, why)
 
@@ -202,7 +209,9 @@ def make_policy(policy: str | CompressionPolicy | None = "auto") -> CompressionP
             return Fixed16x()
         if policy == "4x":
             return Fixed4x()
-        raise ConfigurationError(f"policy must be 'auto', '16x', '4x' or a CompressionPolicy, not {policy!r}")
+        raise ConfigurationError(
+            f"policy must be 'auto', '16x', '4x' or a CompressionPolicy, not {policy!r}"
+        )
     if not callable(getattr(policy, "choose", None)):
         raise ConfigurationError(
             f"policy must be 'auto', '16x', '4x' or an object with choose(state), not {type(policy).__name__}"

@@ -65,10 +65,14 @@ class ScreenSource:
         warn_blank: bool = True,
     ) -> None:
         if monitor < 0:
-            raise ConfigurationError(f"monitor must be 0 (all) or a monitor number from 1, not {monitor}")
+            raise ConfigurationError(
+                f"monitor must be 0 (all) or a monitor number from 1, not {monitor}"
+            )
         if region is not None:
             if len(region) != 4 or region[2] <= 0 or region[3] <= 0:
-                raise ConfigurationError(f"region must be (left, top, width, height) with a positive size, not {region}")
+                raise ConfigurationError(
+                    f"region must be (left, top, width, height) with a positive size, not {region}"
+                )
         if retries < 0:
             raise ConfigurationError("retries must be >= 0")
         if scale is not None and not scale > 0:
@@ -89,7 +93,11 @@ class ScreenSource:
             import mss
 
             # with_cursor exists on Linux only; mss warns when it is given elsewhere.
-            kwargs = {"with_cursor": True} if self.include_cursor and sys.platform.startswith("linux") else {}
+            kwargs = (
+                {"with_cursor": True}
+                if self.include_cursor and sys.platform.startswith("linux")
+                else {}
+            )
             factory = getattr(mss, "MSS", None)  # mss >= 10.2, where mss.mss() is deprecated
             sct = factory(**kwargs) if factory is not None else mss.mss(**kwargs)
             self._local.sct = sct
@@ -117,7 +125,12 @@ class ScreenSource:
             )
         mon = monitors[self.monitor]
         if self.region is None:
-            return {"left": mon["left"], "top": mon["top"], "width": mon["width"], "height": mon["height"]}
+            return {
+                "left": mon["left"],
+                "top": mon["top"],
+                "width": mon["width"],
+                "height": mon["height"],
+            }
         rl, rt, rw, rh = self.region
         return {"left": mon["left"] + rl, "top": mon["top"] + rt, "width": rw, "height": rh}
 
@@ -139,9 +152,13 @@ class ScreenSource:
                 break
             except ConfigurationError:
                 raise
-            except Exception as exc:  # mss raises ScreenShotError, ctypes/OS errors vary by platform
+            except (
+                Exception
+            ) as exc:  # mss raises ScreenShotError, ctypes/OS errors vary by platform
                 last_exc = exc
-                logger.warning("screen capture failed (attempt %d/%d): %s", attempt + 1, self.retries + 1, exc)
+                logger.warning(
+                    "screen capture failed (attempt %d/%d): %s", attempt + 1, self.retries + 1, exc
+                )
                 self._reset()
                 if attempt < self.retries:
                     time.sleep(0.05 * (attempt + 1))

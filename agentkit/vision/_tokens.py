@@ -67,9 +67,7 @@ def _round_to(length: float, divisor: int) -> int:
     return max(round(length / divisor) * divisor, divisor)
 
 
-def _best_resize(
-    width: float, height: float, unit: int, *, allow_upscale: bool
-) -> tuple[int, int]:
+def _best_resize(width: float, height: float, unit: int, *, allow_upscale: bool) -> tuple[int, int]:
     """Resize to about 448^2 area at the same aspect ratio, sides rounded to ``unit``."""
     if width * height > _SCALE_RESOLUTION * _SCALE_RESOLUTION or allow_upscale:
         aspect = width / height
@@ -78,7 +76,9 @@ def _best_resize(
     return _round_to(width, unit), _round_to(height, unit)
 
 
-def slice_grid(width: int, height: int, max_slice_nums: int = DEFAULT_MAX_SLICE_NUMS) -> tuple[int, int] | None:
+def slice_grid(
+    width: int, height: int, max_slice_nums: int = DEFAULT_MAX_SLICE_NUMS
+) -> tuple[int, int] | None:
     """The ``(rows, cols)`` slice grid the processor picks for an image, or ``None`` (no slices).
 
     The number of slices considered is ``m - 1``, ``m`` and ``m + 1`` with
@@ -134,7 +134,9 @@ def image_tokens(
     if mode not in ("16x", "4x"):
         raise ConfigurationError(f"mode must be '16x' or '4x', not {mode!r}")
     if profile not in PROFILES:
-        raise ConfigurationError(f"unknown token profile {profile!r}; use one of {', '.join(PROFILES)}")
+        raise ConfigurationError(
+            f"unknown token profile {profile!r}; use one of {', '.join(PROFILES)}"
+        )
     if width <= 0 or height <= 0:
         raise ConfigurationError(f"image size must be positive, got {width}x{height}")
     slices = DEFAULT_MAX_SLICE_NUMS if max_slice_nums is None else max_slice_nums

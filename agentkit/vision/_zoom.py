@@ -110,7 +110,9 @@ def refine_target(
     return crop_frame(frame, left, top, right, bottom)
 
 
-def crop_to_parent(target: Target, crop: Frame, parent: Frame, space: CoordinateSpace | None = None) -> Target:
+def crop_to_parent(
+    target: Target, crop: Frame, parent: Frame, space: CoordinateSpace | None = None
+) -> Target:
     """Map a target in model coordinates on ``crop`` to model coordinates on ``parent``.
 
     ``crop`` must descend from ``parent`` (its geometry's crop offset includes the parent's).
@@ -126,7 +128,13 @@ def crop_to_parent(target: Target, crop: Frame, parent: Frame, space: Coordinate
     return space.target_from_frame(moved, parent.size)
 
 
-def is_small_target(target: Target, frame_size: tuple[int, int], *, space: CoordinateSpace | None = None, fraction: float = 0.03) -> bool:
+def is_small_target(
+    target: Target,
+    frame_size: tuple[int, int],
+    *,
+    space: CoordinateSpace | None = None,
+    fraction: float = 0.03,
+) -> bool:
     """Whether a proposed target is small enough to deserve a 4x refinement.
 
     A point always qualifies (its extent is unknown); a box qualifies when its width or height is
@@ -216,12 +224,17 @@ def zoom_tool(
         left, right = _window(cx, int(round(w)), frame.width)
         top, bottom = _window(cy, int(round(h)), frame.height)
         crop = crop_frame(frame, left, top, right, bottom)
-        (mx1, my1), (mx2, my2) = cs.from_frame(left, top, frame.size), cs.from_frame(right, bottom, frame.size)
+        (mx1, my1), (mx2, my2) = (
+            cs.from_frame(left, top, frame.size),
+            cs.from_frame(right, bottom, frame.size),
+        )
         text = (
             f"Zoomed view of x {mx1:.0f}-{mx2:.0f}, y {my1:.0f}-{my2:.0f} ({unit}) attached in high detail. "
             "Coordinates in your actions still refer to the full screenshot."
         )
         return ZoomResult(crop, text)
 
-    zoom.__doc__ = (zoom.__doc__ or "").replace("edge of the region.", f"edge of the region ({unit}).")
+    zoom.__doc__ = (zoom.__doc__ or "").replace(
+        "edge of the region.", f"edge of the region ({unit})."
+    )
     return tool(name=name, risk="read_only")(zoom)
