@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 from agentkit.errors import ToolCallError
 from agentkit.messages import Usage
@@ -118,15 +118,14 @@ class RunFinished:
         return self.result.status
 
 
-Event = Union[
-    RunStarted,
-    StepStarted,
-    ModelTextDelta,
-    ToolCallStarted,
-    ToolCallFinished,
-    ToolCallRejected,
-    Retry,
-    StepFinished,
-    RunFinished,
-]
-
+Event = (
+    RunStarted
+    | StepStarted
+    | ModelTextDelta
+    | ToolCallStarted
+    | ToolCallFinished
+    | ToolCallRejected
+    | Retry
+    | StepFinished
+    | RunFinished
+)

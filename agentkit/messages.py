@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = ["FunctionCall", "ImagePart", "Message", "Part", "Role", "TextPart", "Usage"]
 
@@ -42,7 +42,7 @@ class ImagePart:
         return f"data:{self.media_type};base64," + base64.b64encode(self.data).decode("ascii")
 
 
-Part = Union[TextPart, ImagePart]
+Part = TextPart | ImagePart
 
 
 @dataclass(frozen=True)

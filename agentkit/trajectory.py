@@ -31,12 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -149,7 +149,9 @@ class TrajectoryWriter:
         """
         if encoded is not None:
             data, media_type, width, height = encoded
-            ext = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(media_type, "bin")
+            ext = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
+                media_type, "bin"
+            )
         else:
             buf = io.BytesIO()
             frame.image.save(buf, format="PNG", compress_level=1)

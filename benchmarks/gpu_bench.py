@@ -50,9 +50,16 @@ def screenshot(width: int, height: int, seed: int) -> Image.Image:
     for _ in range(12):
         x, y = rng.randint(0, width - 200), rng.randint(0, height - 120)
         w, h = rng.randint(150, width // 2), rng.randint(80, height // 2)
-        d.rectangle([x, y, x + w, y + h], fill=tuple(rng.randint(150, 255) for _ in range(3)), outline=(40, 40, 40))
+        d.rectangle(
+            [x, y, x + w, y + h],
+            fill=tuple(rng.randint(150, 255) for _ in range(3)),
+            outline=(40, 40, 40),
+        )
         for line in range(0, h - 14, 16):
-            words = " ".join(rng.choice(["File", "Edit", "Save", "Open", "Cancel", "OK", "Settings", "42"]) for _ in range(6))
+            words = " ".join(
+                rng.choice(["File", "Edit", "Save", "Open", "Cancel", "OK", "Settings", "42"])
+                for _ in range(6)
+            )
             d.text((x + 6, y + 4 + line), words, fill=(20, 20, 20))
     return img
 
@@ -112,7 +119,16 @@ class Bench:
     # -- the bare client ----------------------------------------------------------------------
     async def raw(self, client: Any, body: dict[str, Any]) -> tuple[float, float, int]:
         """Send the exact body agentkit would send with the bare openai client, streamed."""
-        known = {"model", "messages", "max_tokens", "temperature", "stream", "stream_options", "tools", "tool_choice"}
+        known = {
+            "model",
+            "messages",
+            "max_tokens",
+            "temperature",
+            "stream",
+            "stream_options",
+            "tools",
+            "tool_choice",
+        }
         kwargs = {k: v for k, v in body.items() if k in known}
         extra = {k: v for k, v in body.items() if k not in known}
         t0 = time.perf_counter()
@@ -120,20 +136,37 @@ class Bench:
         tokens = 0
         stream = await client.chat.completions.create(**kwargs, extra_body=extra)
         async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content and first is None:
+            if (
+                chunk.choices
+                and chunk.choices[0].delta
+                and chunk.choices[0].delta.content
+                and first is None
+            ):
                 first = time.perf_counter() - t0
             if chunk.usage is not None:
                 tokens = chunk.usage.completion_tokens
         return (first if first is not None else float("nan")), time.perf_counter() - t0, tokens
 
-    async def agentkit_one(self, backend: OpenAICompatBackend, req: ModelRequest) -> tuple[float, float, int, int]:
+    async def agentkit_one(
+        self, backend: OpenAICompatBackend, req: ModelRequest
+    ) -> tuple[float, float, int, int]:
         t0 = time.perf_counter()
         resp = await complete(backend, req)
-        return (resp.first_token_s or float("nan")), time.perf_counter() - t0, resp.usage.completion_tokens, resp.usage.prompt_tokens
+        return (
+            (resp.first_token_s or float("nan")),
+            time.perf_counter() - t0,
+            resp.usage.completion_tokens,
+            resp.usage.prompt_tokens,
+        )
 
     # -- sections -----------------------------------------------------------------------------
     async def overhead(self, backend: OpenAICompatBackend, client: Any, pairs: int = 12) -> None:
-        rows: dict[str, list[float]] = {"ak_ttft": [], "raw_ttft": [], "ak_total": [], "raw_total": []}
+        rows: dict[str, list[float]] = {
+            "ak_ttft": [],
+            "raw_ttft": [],
+            "ak_total": [],
+            "raw_total": [],
+        }
         for i in range(pairs):
             if self.left() < 60:
                 break
@@ -141,7 +174,7 @@ class Bench:
             # image would hit the server's processor cache and flatter the second sender)
             reqs = [self.request(self.fresh(1280, 720)) for _ in range(2)]
             order = ["ak", "raw"] if i % 2 == 0 else ["raw", "ak"]
-            for who, req in zip(order, reqs):
+            for who, req in zip(order, reqs, strict=True):
                 if who == "ak":
                     ttft, total, _, _ = await self.agentkit_one(backend, req)
                 else:
@@ -151,8 +184,12 @@ class Bench:
                 rows[f"{who}_total"].append(total)
         r = {k: summary(v) for k, v in rows.items()}
         if rows["raw_ttft"]:
-            r["ratio_ttft"] = round(statistics.median(rows["ak_ttft"]) / statistics.median(rows["raw_ttft"]), 4)
-            r["ratio_step"] = round(statistics.median(rows["ak_total"]) / statistics.median(rows["raw_total"]), 4)
+            r["ratio_ttft"] = round(
+                statistics.median(rows["ak_ttft"]) / statistics.median(rows["raw_ttft"]), 4
+            )
+            r["ratio_step"] = round(
+                statistics.median(rows["ak_total"]) / statistics.median(rows["raw_total"]), 4
+            )
         self.results["overhead"] = r
 
     async def modes(self, backend: OpenAICompatBackend) -> None:
@@ -165,7 +202,9 @@ class Bench:
                 for _ in range(4):
                     if self.left() < 40:
                         break
-                    ttft, _, _, prompt = await self.agentkit_one(backend, self.request(self.fresh(w, h), mode, resize=False))
+                    ttft, _, _, prompt = await self.agentkit_one(
+                        backend, self.request(self.fresh(w, h), mode, resize=False)
+                    )
                     ttfts.append(ttft)
                     prompts.append(prompt)
                 expected = image_tokens(w, h, mode).total
@@ -190,7 +229,7 @@ class Bench:
             frames = [self.fresh(1280, 720) for _ in range(n)]
 
             class One:
-                def __init__(self) -> None:
+                def __init__(self, frames: list[Frame]) -> None:
                     self.frames = list(frames)
 
                 def grab(self) -> Frame:
@@ -199,7 +238,7 @@ class Bench:
             settings = Settings(max_tokens=OUT_TOKENS, trajectory_dir=str(root))
             agent = Agent(
                 backend,
-                source=One(),
+                source=One(frames),
                 policy="16x",
                 settings=settings,
                 limits=Limits(max_steps=1),
@@ -207,7 +246,9 @@ class Bench:
                 history=None,
             )
             t0 = time.perf_counter()
-            results = await agent.run_many_async([f"describe screen {i}" for i in range(n)], concurrency=n)
+            results = await agent.run_many_async(
+                [f"describe screen {i}" for i in range(n)], concurrency=n
+            )
             wall = time.perf_counter() - t0
             ttfts = []
             for r in results:
@@ -232,7 +273,12 @@ class Bench:
     async def raw_concurrency(self, client: Any, n: int = 32) -> None:
         if self.left() < 30:
             return
-        bodies = [build_body(self.request(self.fresh(1280, 720)), model=self.model, send_max_slice_nums=False) for _ in range(n)]
+        bodies = [
+            build_body(
+                self.request(self.fresh(1280, 720)), model=self.model, send_max_slice_nums=False
+            )
+            for _ in range(n)
+        ]
         t0 = time.perf_counter()
         got = await asyncio.gather(*(self.raw(client, b) for b in bodies))
         wall = time.perf_counter() - t0
@@ -256,7 +302,9 @@ class Bench:
                 break
             single = []
             for _ in range(3):
-                ttft, *_ = await self.agentkit_one(backend, self.request(self.fresh(1920, 1080), **kw))
+                ttft, *_ = await self.agentkit_one(
+                    backend, self.request(self.fresh(1920, 1080), **kw)
+                )
                 single.append(ttft)
             reqs = [self.request(self.fresh(1920, 1080), **kw) for _ in range(n)]
             size = sum(len(r.messages[0].images[0].data) for r in reqs) / n
@@ -275,9 +323,13 @@ class Bench:
 
 
 async def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "gpu.json"))
-    ap.add_argument("--budget-s", type=float, default=float(os.environ.get("BENCH_BUDGET_S", "240")))
+    ap.add_argument(
+        "--budget-s", type=float, default=float(os.environ.get("BENCH_BUDGET_S", "240"))
+    )
     ap.add_argument("--sections", default="overhead,modes,concurrency,raw32,images")
     ap.add_argument("--levels", default="1,8,32,64")
     args = ap.parse_args()
@@ -288,13 +340,21 @@ async def main() -> int:
     import openai
 
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(300, connect=10)) as http, httpx.AsyncClient(
-        limits=limits, timeout=httpx.Timeout(300, connect=10)
-    ) as http_raw:
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(300, connect=10)) as http,
+        httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(300, connect=10)) as http_raw,
+    ):
         backend = OpenAICompatBackend(
-            base_url, model, http_client=http, first_token_timeout_s=240, idle_timeout_s=120, server_version="0.22"
+            base_url,
+            model,
+            http_client=http,
+            first_token_timeout_s=240,
+            idle_timeout_s=120,
+            server_version="0.22",
         )
-        client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", http_client=http_raw, max_retries=0)
+        client = openai.AsyncOpenAI(
+            base_url=base_url, api_key="EMPTY", http_client=http_raw, max_retries=0
+        )
         # warm-up: compile paths for both modes and both senders
         for mode in ("16x", "4x"):
             await complete(backend, bench.request(bench.fresh(1280, 720), mode))
@@ -316,7 +376,10 @@ async def main() -> int:
                 bench.results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
             bench.results.setdefault("section_s", {})[name] = round(time.perf_counter() - t0, 1)
             bench.save()
-            print(f"[gpu_bench] {name} done in {time.perf_counter() - t0:.1f}s; {bench.left():.0f}s left", flush=True)
+            print(
+                f"[gpu_bench] {name} done in {time.perf_counter() - t0:.1f}s; {bench.left():.0f}s left",
+                flush=True,
+            )
     print(json.dumps(bench.results, indent=1)[:6000])
     return 0
 

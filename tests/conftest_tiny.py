@@ -1,8 +1,8 @@
 """Session fixtures for the tiny MiniCPM-V 4.6.
 
-Use them by importing into a test module (``from conftest_tiny import tiny_model_dir_fixture``), or
-for the whole suite with ``pytest_plugins = ["conftest_tiny"]`` in ``tests/conftest.py``.
-The fixture is named ``tiny_model_dir``.
+Registered for the whole suite by the root ``conftest.py`` (``pytest_plugins``); a test module may
+also import it (``from conftest_tiny import tiny_model_dir_fixture``). The fixture is named
+``tiny_model_dir``; :func:`require_transformers_backend` skips a test where the extra is missing.
 """
 
 from __future__ import annotations

@@ -79,7 +79,9 @@ def test_final_text_answer_writes_complete_trajectory(settings: Settings) -> Non
     agent = Agent(backend, settings=settings)
     result = agent.run("Say hello")
     assert result.status == "completed"
-    assert result.output == "All done.\nNothing to click."  # literal backslash-n normalised in prose
+    assert (
+        result.output == "All done.\nNothing to click."
+    )  # literal backslash-n normalised in prose
     meta, lines = read_run(result.trajectory_dir)
     assert meta["status"] == "completed"
     assert [x["type"] for x in lines] == ["step", "end"]
@@ -137,7 +139,9 @@ def test_invalid_call_budget_ends_the_run(settings: Settings) -> None:
     notes = Notes()
     bad = call_text("klick", x=1, y=2)
     backend = ScriptedBackend([bad] * 3)
-    agent = Agent(backend, tools=make_tools(notes), settings=settings, limits=Limits(invalid_call_budget=2))
+    agent = Agent(
+        backend, tools=make_tools(notes), settings=settings, limits=Limits(invalid_call_budget=2)
+    )
     result = agent.run("click")
     assert result.status == "limit"
     assert isinstance(result.error, LimitExceededError) and result.error.limit == "invalid_calls"
@@ -157,8 +161,12 @@ def test_max_steps(settings: Settings) -> None:
 
 def test_backend_failure_keeps_trajectory(settings: Settings) -> None:
     notes = Notes()
-    backend = ScriptedBackend([call_text("click", x=5, y=5), ServerError("engine died", status=500)])
-    agent = Agent(backend, tools=make_tools(notes), settings=settings, limits=Limits(stream_retries=0))
+    backend = ScriptedBackend(
+        [call_text("click", x=5, y=5), ServerError("engine died", status=500)]
+    )
+    agent = Agent(
+        backend, tools=make_tools(notes), settings=settings, limits=Limits(stream_retries=0)
+    )
     result = agent.run("click once")
     assert result.status == "failed" and isinstance(result.error, ServerError)
     meta, lines = read_run(result.trajectory_dir)
@@ -177,7 +185,9 @@ def test_interrupted_stream_is_retried_once(settings: Settings) -> None:
 
 def test_context_overflow_drops_old_frames_once(settings: Settings) -> None:
     img = Image.new("RGB", (64, 48), "white")
-    backend = ScriptedBackend([ContextLengthError("too long", prompt_tokens=9000, max_model_len=8192), "ok"])
+    backend = ScriptedBackend(
+        [ContextLengthError("too long", prompt_tokens=9000, max_model_len=8192), "ok"]
+    )
     result = Agent(backend, settings=settings).run("look", images=[img, img])
     assert result.status == "completed"
     retried = backend.requests[1].messages
@@ -219,7 +229,9 @@ def test_destructive_tool_needs_a_confirmer(settings: Settings) -> None:
     assert lines[0]["calls"][0]["status"] == "refused"
     asked: list[str] = []
     approve = SafetyPolicy(confirmer=lambda call: asked.append(call.name) or True)
-    Agent(ScriptedBackend(script), tools=[delete_file], safety=approve, settings=settings).run("clean")
+    Agent(ScriptedBackend(script), tools=[delete_file], safety=approve, settings=settings).run(
+        "clean"
+    )
     assert deleted == ["/tmp/x"] and asked == ["delete_file"]
 
 
@@ -242,7 +254,9 @@ def test_secrets_never_reach_trajectory_or_model(settings: Settings) -> None:
 
     backend = ScriptedBackend([call_text("read_token"), "fine"])
     safety = SafetyPolicy(secrets=["hunter2-XYZ"])
-    result = Agent(backend, tools=[read_token], safety=safety, settings=settings).run("use hunter2-XYZ")
+    result = Agent(backend, tools=[read_token], safety=safety, settings=settings).run(
+        "use hunter2-XYZ"
+    )
     files = [p.read_text() for p in result.trajectory_dir.glob("*.json*")]
     assert files and all("hunter2-XYZ" not in f for f in files)
     for req in backend.requests:
@@ -279,7 +293,12 @@ def test_frames_are_observed_each_step_with_the_mode(settings: Settings) -> None
     src = StubSource()
     backend = ScriptedBackend([call_text("click", x=10, y=10), "done"])
     agent = Agent(
-        backend, tools=make_tools(notes), source=src, policy="4x", settings=settings, settle_timeout_s=0
+        backend,
+        tools=make_tools(notes),
+        source=src,
+        policy="4x",
+        settings=settings,
+        settle_timeout_s=0,
     )
     events: list = []
 
@@ -298,7 +317,9 @@ def test_frames_are_observed_each_step_with_the_mode(settings: Settings) -> None
     _, lines = read_run(result.trajectory_dir)
     frame = lines[0]["frames"][0]
     assert (result.trajectory_dir / frame["path"]).exists()
-    assert lines[0]["mode"] == "4x" and result.usage.visual_tokens == 3 * (812 + 9)  # step 2 sends both frames
+    assert lines[0]["mode"] == "4x" and result.usage.visual_tokens == 3 * (
+        812 + 9
+    )  # step 2 sends both frames
     assert any(isinstance(e, StepFinished) for e in events)
 
 

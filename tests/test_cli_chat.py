@@ -210,3 +210,32 @@ async def test_backend_failure_is_one_line_and_the_session_goes_on(tmp_path: Pat
     assert "(failed: the server at http://127.0.0.1:9/v1 rejected the API key)" in output(s)
     ok = await s.ask("hello again")
     assert ok is not None and ok.output == "Back."
+
+
+@pytest.mark.slow
+def test_chat_command_on_the_embedded_engine(
+    tmp_path: Path, png: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No server: `agentkit chat --model DIR` runs the tiny MiniCPM-V 4.6 in-process."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest_tiny import require_transformers_backend
+
+    require_transformers_backend()
+    from agentkit.cli import main
+    from agentkit.testing.tiny_model import build_tiny_minicpmv
+
+    model_dir = build_tiny_minicpmv(tmp_path / "tiny")
+    for key in [k for k in os.environ if k.startswith("AGENTKIT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AGENTKIT_MAX_TOKENS", "8")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"/image {png}\nWhat is it?\n/usage\n/quit\n"))
+    code = main(["chat", "--model", str(model_dir), "--tools", "none"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 0, out
+    assert "embedded engine" in out
+    assert "attached pic.png" in out
+    assert "model requests" in out and "error" not in out.lower()

@@ -93,9 +93,7 @@ def test_two_sync_runs_reuse_one_backend(settings: Settings) -> None:
 def test_server_down_is_a_typed_failure_with_the_url(settings: Settings) -> None:
     with LocalServer([]) as srv:
         url = srv.base_url
-    agent = Agent(
-        OpenAICompatBackend(url, settings=settings, max_retries=0), settings=settings
-    )
+    agent = Agent(OpenAICompatBackend(url, settings=settings, max_retries=0), settings=settings)
     result = agent.run("anything")
     assert result.status == "failed"
     assert url.split("/v1")[0] in str(result.error)

@@ -22,9 +22,9 @@ from agentkit import Agent, Limits, Settings, tool
 from agentkit.backends.openai_compat import OpenAICompatBackend
 from agentkit.errors import (
     AuthenticationError,
+    BackendError,
     BackendTimeoutError,
     BadRequestError,
-    BackendError,
     CaptureError,
     ContextLengthError,
     ModelNotFoundError,
@@ -86,7 +86,14 @@ class Actions:
         self.tool = press
 
 
-def run_agent(settings: Settings, script: list, *, server_kw: dict | None = None, limits: Limits | None = None, **backend_kw):
+def run_agent(
+    settings: Settings,
+    script: list,
+    *,
+    server_kw: dict | None = None,
+    limits: Limits | None = None,
+    **backend_kw,
+):
     actions = Actions()
     with LocalServer(script, **(server_kw or {})) as srv:
         backend = OpenAICompatBackend(srv.base_url, settings=settings, **{**FAST, **backend_kw})
@@ -125,11 +132,15 @@ def test_connection_refused(settings: Settings) -> None:
     with LocalServer([]) as srv:
         url = srv.base_url
     actions = Actions()
-    agent = Agent(OpenAICompatBackend(url, settings=settings, **FAST), tools=[actions.tool], settings=settings)
+    agent = Agent(
+        OpenAICompatBackend(url, settings=settings, **FAST), tools=[actions.tool], settings=settings
+    )
     t0 = time.monotonic()
     result = agent.run("x")
     assert time.monotonic() - t0 < 5
-    assert isinstance(result.error, ServerUnavailableError) and url.rsplit("/v1", 1)[0] in str(result.error)
+    assert isinstance(result.error, ServerUnavailableError) and url.rsplit("/v1", 1)[0] in str(
+        result.error
+    )
     assert actions.runs == []
 
 
@@ -165,13 +176,17 @@ def test_other_400_is_not_retried(settings: Settings) -> None:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_overload_with_short_retry_after_is_retried(settings: Settings, status: int) -> None:
-    result, _, chats, elapsed, _ = run_agent(settings, [HttpError(status, "busy", retry_after=0.3), "ok"])
+    result, _, chats, elapsed, _ = run_agent(
+        settings, [HttpError(status, "busy", retry_after=0.3), "ok"]
+    )
     assert result.status == "completed" and len(chats) == 2 and 0.25 < elapsed < 3
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_overload_with_absurd_retry_after_fails_fast(settings: Settings, status: int) -> None:
-    result, _, chats, elapsed, _ = run_agent(settings, [HttpError(status, "busy", retry_after=999), "ok"])
+    result, _, chats, elapsed, _ = run_agent(
+        settings, [HttpError(status, "busy", retry_after=999), "ok"]
+    )
     assert isinstance(result.error, OverloadedError) and elapsed < 3 and len(chats) == 1
 
 
@@ -207,7 +222,9 @@ def test_hang_before_first_byte(settings: Settings) -> None:
 def test_stall_mid_stream_discards_the_partial_call_and_retries(settings: Settings) -> None:
     partial = Reply(call_text("press", n=9), chunk_chars=8)
     result, actions, chats, elapsed, lines = run_agent(
-        settings, [Stall(reply=partial, after_chunks=3), call_text("press", n=2), "done"], max_retries=0
+        settings,
+        [Stall(reply=partial, after_chunks=3), call_text("press", n=2), "done"],
+        max_retries=0,
     )
     assert result.status == "completed" and actions.runs == [2] and elapsed < 4
     assert lines[0]["retries"][0]["reason"] in ("BackendTimeoutError", "StreamInterruptedError")
@@ -223,7 +240,9 @@ def test_connection_cut_mid_chunk(settings: Settings) -> None:
 
 def test_stream_without_done_is_interrupted_not_completed(settings: Settings) -> None:
     partial = Reply(call_text("press", n=9))
-    result, actions, *_ = run_agent(settings, [NoDone(reply=partial), NoDone(reply=partial)], max_retries=0)
+    result, actions, *_ = run_agent(
+        settings, [NoDone(reply=partial), NoDone(reply=partial)], max_retries=0
+    )
     assert isinstance(result.error, StreamInterruptedError) and actions.runs == []
 
 
@@ -247,7 +266,9 @@ def test_server_parser_defects_are_validated(settings: Settings) -> None:
         Reply(call_text("press", n=3), parse=False),  # a call the server left in content
         "done",
     ]
-    result, actions, chats, _, lines = run_agent(settings, script, server_kw={"parse_tool_calls": True})
+    result, actions, chats, _, lines = run_agent(
+        settings, script, server_kw={"parse_tool_calls": True}
+    )
     assert result.status == "completed" and actions.runs == [3]
     assert [e["kind"] for e in lines[0]["errors"]] == ["malformed"]
     assert [e["kind"] for e in lines[1]["errors"]] == ["bad_value"]
@@ -256,7 +277,9 @@ def test_server_parser_defects_are_validated(settings: Settings) -> None:
 def test_duplicated_server_call_is_rejected(settings: Settings) -> None:
     dup = {"name": "press", "arguments": {"n": 4}}
     result, actions, *_ = run_agent(
-        settings, [Reply(tool_calls=[dup, dup]), call_text("press", n=4), "done"], server_kw={"parse_tool_calls": True}
+        settings,
+        [Reply(tool_calls=[dup, dup]), call_text("press", n=4), "done"],
+        server_kw={"parse_tool_calls": True},
     )
     assert result.status == "completed" and actions.runs == [4]
 
@@ -274,7 +297,9 @@ def test_user_stop_mid_stream(settings: Settings) -> None:
     slow = Reply(call_text("press", n=5), chunk_chars=1, delay_s=0.05)
     with LocalServer([slow]) as srv:
         agent = Agent(
-            OpenAICompatBackend(srv.base_url, settings=settings, **FAST), tools=[actions.tool], settings=settings
+            OpenAICompatBackend(srv.base_url, settings=settings, **FAST),
+            tools=[actions.tool],
+            settings=settings,
         )
         threading.Timer(0.4, agent.stop).start()
         t0 = time.monotonic()
@@ -326,7 +351,14 @@ def test_signal_mid_action(settings: Settings, tmp_path: Path, sig: int) -> None
     with LocalServer([call_text("hold", seconds=0.8), "never reached"]) as srv:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         proc = subprocess.Popen(
-            [sys.executable, str(script), srv.base_url, str(tmp_path / "runs"), str(released), str(cfg)],
+            [
+                sys.executable,
+                str(script),
+                srv.base_url,
+                str(tmp_path / "runs"),
+                str(released),
+                str(cfg),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

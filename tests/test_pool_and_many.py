@@ -54,7 +54,12 @@ def test_failover_before_output_and_cooldown() -> None:
 
 
 def test_all_replicas_down_raises_the_last_error() -> None:
-    pool = EndpointPool([ScriptedBackend([ServerUnavailableError("r1 down")]), ScriptedBackend([ServerUnavailableError("r2 down")])])
+    pool = EndpointPool(
+        [
+            ScriptedBackend([ServerUnavailableError("r1 down")]),
+            ScriptedBackend([ServerUnavailableError("r2 down")]),
+        ]
+    )
     with pytest.raises(ServerUnavailableError, match="down"):
         asyncio.run(complete(pool, request()))
 

@@ -157,6 +157,8 @@ def test_bad_space_settings() -> None:
         ),
         ("<quad>10 10 50 12 48 40 8 38</quad>", [Box(8, 10, 50, 40)]),
         ("<box>1 2 3 4 5 6 7 8 9</box>", []),  # nonsense count
+        ("<box>1 2 3 4 5 6 7 8</box>", [Box(1, 2, 3, 4), Box(5, 6, 7, 8)]),
+        ("<quad>1 2 3 4</quad>", []),
         ("Click at (512, 300).", [Point(512, 300)]),
         ("The button is at [100, 200, 300, 400]", [Box(100, 200, 300, 400)]),
         ("x=512 y=300", [Point(512, 300)]),

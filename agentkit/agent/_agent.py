@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -105,7 +105,9 @@ class Agent(Generic[OutputT]):
         if output_type is not None and not (
             isinstance(output_type, type) and issubclass(output_type, BaseModel)
         ):
-            raise ConfigurationError("output_type= must be a Pydantic model class (a BaseModel subclass)")
+            raise ConfigurationError(
+                "output_type= must be a Pydantic model class (a BaseModel subclass)"
+            )
         self.output_type = output_type
         self.limits = limits or Limits()
         self.safety = safety if safety is not None else SafetyPolicy()
@@ -248,7 +250,7 @@ class Agent(Generic[OutputT]):
     ) -> RunResult:
         """Run a task to the end and return its :class:`RunResult`."""
         result: RunResult | None = None
-        stream = self.stream(task, images=images, history=history)
+        stream = cast(AsyncGenerator[Event, None], self.stream(task, images=images, history=history))
         try:
             async for event in stream:
                 if isinstance(event, RunFinished):
@@ -283,7 +285,9 @@ class Agent(Generic[OutputT]):
     def run_many(self, tasks: Iterable[str], *, concurrency: int = 8) -> list[RunResult]:
         """Blocking :meth:`run_many_async`; SIGINT/SIGTERM stop every run gracefully."""
         task_list = list(tasks)
-        return asyncio.run(self._with_signals(self.run_many_async(task_list, concurrency=concurrency)))
+        return asyncio.run(
+            self._with_signals(self.run_many_async(task_list, concurrency=concurrency))
+        )
 
     def run(
         self,
@@ -310,11 +314,11 @@ class Agent(Generic[OutputT]):
 
     async def _with_signals(self, work: Awaitable[T]) -> T:
         loop = asyncio.get_running_loop()
-        installed: list[int] = []
+        installed: list[signal.Signals] = []
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
-                    loop.add_signal_handler(sig, self.stop, f"received {signal.Signals(sig).name}")
+                    loop.add_signal_handler(sig, self.stop, f"received {sig.name}")
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from agentkit.agent._observe import Observer, retry_prompt
+from agentkit.agent._result import RunResult, RunStatus
 from agentkit.backends._base import Backend, ModelRequest, ModelResponse, TextDelta
 from agentkit.errors import (
     AgentkitError,
@@ -41,8 +43,6 @@ from agentkit.events import (
     ToolCallStarted,
 )
 from agentkit.messages import FunctionCall, Message, Part, TextPart, Usage
-from agentkit.agent._result import RunResult, RunStatus
-from agentkit.agent._observe import Observer, retry_prompt
 from agentkit.parsing import ParseResult, TextChunk, ToolCallParser, validate_server_calls
 from agentkit.tools import Risk, RunContext, ToolSet
 from agentkit.tools._call import ToolCall
@@ -285,7 +285,9 @@ class Run:
             1,
         )
         if response.usage.prompt_tokens and estimate.images:
-            check = check_prompt_tokens(estimate.visual, response.usage.prompt_tokens, estimate.text)
+            check = check_prompt_tokens(
+                estimate.visual, response.usage.prompt_tokens, estimate.text
+            )
             record["token_check"] = check.to_dict()
             if not check.ok:
                 log.warning("step %d: %s", step, check.message)
@@ -381,7 +383,9 @@ class Run:
             extra_body=dict(self.agent.extra_body),
         )
 
-    async def _stream_turn(self, step: int, request: ModelRequest) -> tuple[ModelResponse, ParseResult]:
+    async def _stream_turn(
+        self, step: int, request: ModelRequest
+    ) -> tuple[ModelResponse, ParseResult]:
         parser = ToolCallParser(
             self.toolset,
             max_calls=self.limits.max_calls_per_step,
@@ -465,7 +469,9 @@ class Run:
         record["final"] = self._output.model_dump(mode="json")
         return True
 
-    async def _execute_calls(self, step: int, calls: list[ToolCall], record: dict[str, Any]) -> bool:
+    async def _execute_calls(
+        self, step: int, calls: list[ToolCall], record: dict[str, Any]
+    ) -> bool:
         done = False
         self._last_failed = False
         for call in calls:
@@ -586,7 +592,9 @@ class Run:
         frame = getattr(value, "frame", None)
         if frame is not None and hasattr(frame, "image"):
             self._pending_detail.append(frame)
-            return str(getattr(value, "text", "") or "The requested region is attached at high detail.")
+            return str(
+                getattr(value, "text", "") or "The requested region is attached at high detail."
+            )
         if value is None:
             return "done"
         if isinstance(value, str):
@@ -597,4 +605,3 @@ class Run:
             return json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             return str(value)
-

@@ -83,7 +83,10 @@ class Observer:
     ) -> ImagePart:
         """Encode a frame for the model (in a worker thread) and record exactly those bytes."""
         part = await asyncio.to_thread(
-            encode_frame, frame, mode=mode, max_slice_nums=max_slice_nums  # type: ignore[arg-type]
+            encode_frame,
+            frame,
+            mode=mode,
+            max_slice_nums=max_slice_nums,
         )
         rec = await asyncio.to_thread(
             self.writer.save_frame,
@@ -92,9 +95,14 @@ class Observer:
             encoded=(part.data, part.media_type, part.width, part.height),
         )
         self._records.append(rec)
-        self._tokens += image_tokens(part.width, part.height, mode, max_slice_nums).total  # type: ignore[arg-type]
+        self._tokens += image_tokens(part.width, part.height, mode, max_slice_nums).total
         return ImagePart(
-            part.data, part.media_type, part.width, part.height, frame_id=frame_id, detail=part.detail
+            part.data,
+            part.media_type,
+            part.width,
+            part.height,
+            frame_id=frame_id,
+            detail=part.detail,
         )
 
     async def observe(
@@ -132,9 +140,23 @@ class Observer:
             choice = ModeChoice("4x", choice.max_slice_nums, "a tool asked for a detailed look")
         parts: list[Part] = []
         for i, frame in enumerate(frames):
-            parts.append(await self.attach(frame, f"step{step:04d}-{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
+            parts.append(
+                await self.attach(
+                    frame,
+                    f"step{step:04d}-{i}",
+                    mode=choice.mode,
+                    max_slice_nums=choice.max_slice_nums,
+                )
+            )
         for i, frame in enumerate(detail_frames):
-            parts.append(await self.attach(frame, f"step{step:04d}-zoom{i}", mode=choice.mode, max_slice_nums=choice.max_slice_nums))
+            parts.append(
+                await self.attach(
+                    frame,
+                    f"step{step:04d}-zoom{i}",
+                    mode=choice.mode,
+                    max_slice_nums=choice.max_slice_nums,
+                )
+            )
         if frames:
             self._previous = frames[-1]
             self.current_frames = frames

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from agentkit.messages import Message, Usage
 
@@ -105,7 +105,7 @@ class ModelResponse:
     attempts: int = 1
 
 
-StreamItem = Union[TextDelta, ModelResponse]
+StreamItem = TextDelta | ModelResponse
 
 
 @runtime_checkable

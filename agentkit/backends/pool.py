@@ -89,13 +89,17 @@ class EndpointPool:
         **backend_kw: Any,
     ) -> None:
         if not endpoints:
-            raise ConfigurationError("EndpointPool needs at least one endpoint (a base URL or a backend)")
+            raise ConfigurationError(
+                "EndpointPool needs at least one endpoint (a base URL or a backend)"
+            )
         self.endpoints: list[Endpoint] = []
         for i, ep in enumerate(endpoints):
             if isinstance(ep, str):
                 from agentkit.backends.openai_compat import OpenAICompatBackend
 
-                backend: Backend = OpenAICompatBackend(ep, model, http_client=http_client, **backend_kw)
+                backend: Backend = OpenAICompatBackend(
+                    ep, model, http_client=http_client, **backend_kw
+                )
                 name = ep
             else:
                 backend, name = ep, getattr(ep, "base_url", f"endpoint-{i}")
@@ -169,7 +173,7 @@ class EndpointPool:
             return True
 
         results = await asyncio.gather(*(probe(ep) for ep in self.endpoints))
-        return {ep.name: ok for ep, ok in zip(self.endpoints, results)}
+        return {ep.name: ok for ep, ok in zip(self.endpoints, results, strict=True)}
 
     def stats(self) -> list[dict[str, Any]]:
         """Per replica: requests in flight, served, failures, health."""

@@ -187,6 +187,8 @@ def make_source(
         return cls(**kwargs)
     if kind == "camera":
         cls = _require(vision, "CameraSource", "camera capture")
+        if isinstance(camera, str) and camera.isdigit():
+            camera = int(camera)  # "0" is the first camera, not a file named 0
         return cls(camera if camera is not None else 0)
     if kind == "image":
         if not images:

@@ -177,7 +177,7 @@ def run_command(args: argparse.Namespace) -> int:
         resolve_settings,
         split_names,
     )
-    from agentkit.cli.render import ProgressRenderer, summary_group
+    from agentkit.cli.render import ProgressRenderer, clean, summary_group
 
     err = Console(stderr=True, highlight=False)
     settings = resolve_settings(args, mode=args.mode, trajectory_dir=args.trajectory_dir)
@@ -222,13 +222,16 @@ def run_command(args: argparse.Namespace) -> int:
             err.print(f"trajectory: {progress.trajectory_dir}", markup=False, highlight=False)
         return int(ExitCode.INTERRUPTED)
 
-    out = Console(highlight=False, soft_wrap=True)
     if args.json:
         sys.stdout.write(json.dumps(_summary(result), indent=2, default=str) + "\n")
     elif result.status == "completed":
-        out.print(
-            result.output if isinstance(result.output, str) else str(result.output), markup=False
-        )
+        output = result.output
+        if hasattr(output, "model_dump_json"):
+            output = output.model_dump_json()
+        text = str(output)
+        # The answer may quote hostile screen text: neutralise escape sequences on a terminal.
+        sys.stdout.write((clean(text) if sys.stdout.isatty() else text) + "\n")
+        sys.stdout.flush()
     if not args.quiet:
         err.print(summary_group(result), soft_wrap=True)
     code = exit_code_for_status(result.status, result.error)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentkit.testing.scripted import ScriptedBackend, ScriptedReply
+from agentkit.testing.scripted import ScriptedBackend as ScriptedBackend
+from agentkit.testing.scripted import ScriptedReply as ScriptedReply
 
 _SERVER = (
     "ContextLength",
@@ -50,5 +51,7 @@ def __getattr__(name: str) -> Any:
 
         if name != "build_tiny_minicpmv":
             raise
-        raise MissingExtraError("transformers", "agentkit.testing.build_tiny_minicpmv", str(exc)) from exc
+        raise MissingExtraError(
+            "transformers", "agentkit.testing.build_tiny_minicpmv", str(exc)
+        ) from exc
     return getattr(mod, name)

@@ -12,9 +12,14 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Union
 
-from agentkit.backends._base import ModelRequest, ModelResponse, ServerToolCall, StreamItem, TextDelta
+from agentkit.backends._base import (
+    ModelRequest,
+    ModelResponse,
+    ServerToolCall,
+    StreamItem,
+    TextDelta,
+)
 from agentkit.errors import ProtocolError
 from agentkit.messages import Usage
 
@@ -42,7 +47,7 @@ class ScriptedReply:
     prompt_tokens: int | None = None
 
 
-Script = Union[str, ScriptedReply, BaseException, Callable[[ModelRequest], "str | ScriptedReply"]]
+Script = str | ScriptedReply | BaseException | Callable[[ModelRequest], "str | ScriptedReply"]
 
 
 class ScriptedBackend:

@@ -92,7 +92,15 @@ def run_soak(
 
     from agentkit import Agent, Limits, Settings, tool
     from agentkit.backends.openai_compat import OpenAICompatBackend
-    from agentkit.testing.server import Cut, Garbage, HttpError, InBandError, LocalServer, Reply, Stall
+    from agentkit.testing.server import (
+        Cut,
+        Garbage,
+        HttpError,
+        InBandError,
+        LocalServer,
+        Reply,
+        Stall,
+    )
 
     rng = random.Random(seed)
     lock = threading.Lock()
@@ -104,8 +112,12 @@ def run_soak(
         return {
             "500": HttpError(500),
             "503": HttpError(503, "busy", retry_after=0.05),
-            "cut": Cut(reply=Reply("<tool_call>\n<function=step>\n", chunk_chars=6), after_chunks=1),
-            "stall": Stall(reply=Reply("thinking about it", chunk_chars=4), after_chunks=1, seconds=4),
+            "cut": Cut(
+                reply=Reply("<tool_call>\n<function=step>\n", chunk_chars=6), after_chunks=1
+            ),
+            "stall": Stall(
+                reply=Reply("thinking about it", chunk_chars=4), after_chunks=1, seconds=4
+            ),
             "garbage": Garbage(),
             "inband": InBandError(),
         }[kind]
@@ -163,7 +175,7 @@ def run_soak(
                     max_retries=3,
                     retry_backoff_s=0.02,
                 )
-                agent = Agent(
+                agent: Agent[Any] = Agent(
                     backend,
                     tools=[step],
                     settings=settings,
@@ -176,9 +188,11 @@ def run_soak(
                     async with gate:
                         try:
                             results.append(
-                                await asyncio.wait_for(agent.run_async(f"soak task {i}"), run_timeout_s)
+                                await asyncio.wait_for(
+                                    agent.run_async(f"soak task {i}"), run_timeout_s
+                                )
                             )
-                        except asyncio.TimeoutError:
+                        except TimeoutError:
                             hangs += 1
 
                 await asyncio.gather(*(one(i) for i in range(runs)))

@@ -240,16 +240,19 @@ _GROUP_RE = re.compile(
 )
 
 
-def _target(nums: list[float], label: str | None) -> list[Target]:
-    if len(nums) == 2:
-        return [Point(nums[0], nums[1], label)]
-    if len(nums) == 4:
-        return [Box(nums[0], nums[1], nums[2], nums[3], label).normalized()]
-    if len(nums) == 8:  # a quad: four corners; its bounding box
+def _target(nums: list[float], label: str | None, tag: str = "") -> list[Target]:
+    if tag == "quad":  # four corners: their bounding box
+        if len(nums) != 8:
+            return []
         xs, ys = nums[0::2], nums[1::2]
         return [Box(min(xs), min(ys), max(xs), max(ys), label)]
-    if len(nums) > 4 and len(nums) % 4 == 0:  # several boxes in one tag
-        return [Box(*nums[i : i + 4], label=label).normalized() for i in range(0, len(nums), 4)]
+    if len(nums) == 2:
+        return [Point(nums[0], nums[1], label)]
+    if len(nums) % 4 == 0 and nums:  # one box, or several in one tag
+        return [
+            Box(nums[i], nums[i + 1], nums[i + 2], nums[i + 3], label).normalized()
+            for i in range(0, len(nums), 4)
+        ]
     return []
 
 
@@ -259,7 +262,8 @@ def parse_grounding(text: str) -> list[Target]:
     Understood forms:
 
     * ``<ref>label</ref><box>x1 y1 x2 y2</box>`` (the label is optional; commas allowed);
-    * ``<point>x y</point>``; ``<quad>x1 y1 ... x4 y4</quad>`` (its bounding box);
+    * ``<point>x y</point>``; ``<quad>x1 y1 ... x4 y4</quad>`` (its bounding box); several
+      boxes in one ``<box>`` tag (``<box>x1 y1 x2 y2 x1 y1 x2 y2</box>``);
     * with no tag at all: bracketed groups ``(x, y)``/``[x1, y1, x2, y2]``, else a text whose only
       numbers are 2 (a point) or 4 (a box), e.g. ``"click at 512 300"``.
 
@@ -278,10 +282,10 @@ def parse_grounding(text: str) -> list[Target]:
     for m in _TAG_RE.finditer(text):
         nums = [float(n) for n in _NUM_RE.findall(m.group("body"))]
         label = m.group("label")
-        found.extend(_target(nums, label.strip() if label is not None else None))
+        found.extend(_target(nums, label.strip() if label is not None else None, m.group("tag")))
         if len(found) >= _MAX_TARGETS:
             return found[:_MAX_TARGETS]
-    if found or "<box>" in text or "<point>" in text:
+    if found or "<box>" in text or "<point>" in text or "<quad>" in text:
         return found
     for g in _GROUP_RE.finditer(text):
         parts = [g.group(k) for k in "abcd" if g.group(k) is not None]
