@@ -302,6 +302,25 @@ def test_chat_renderer_draws_a_turn() -> None:
     assert r.result is result
 
 
+def test_chat_renderer_spinner_until_the_first_token() -> None:
+    """On a terminal: a spinner with the step, mode and visual tokens, then the answer replaces it."""
+    import re
+
+    c = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    r = ChatRenderer(c, refresh_per_second=50)
+    r.start()
+    r.handle(StepStarted(1, "4x", None, "small text", 812, ("step1-0",)))
+    r.handle(ModelTextDelta(1, "Hello **there**"))
+    r.finish()
+    raw = text_of(c)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+    assert "thinking" in plain  # drawn at once by start()
+    assert "step 1 · 4x · 812 visual tokens" in plain
+    spinner_at = plain.index("812 visual tokens")
+    assert plain.index("Hello there") > spinner_at
+    assert plain.rstrip().endswith("Hello there")  # the final, permanent print
+
+
 def test_chat_renderer_failed_and_cancelled() -> None:
     from agentkit.agent import RunResult
 

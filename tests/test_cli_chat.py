@@ -239,3 +239,30 @@ def test_chat_command_on_the_embedded_engine(
     assert "embedded engine" in out
     assert "attached pic.png" in out
     assert "model requests" in out and "error" not in out.lower()
+
+
+@pytest.mark.xvfb
+def test_screen_and_region_on_xvfb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest_xvfb import start_xvfb
+
+    try:
+        ctx = start_xvfb(1280, 800)
+        display = ctx.__enter__()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    try:
+        monkeypatch.setenv("DISPLAY", display.name)
+        s = make_session(tmp_path, [])
+        assert s.command("/screen")
+        assert s.command("/region 10 20 300 200")
+        assert s.command("/region 1 2 3")
+    finally:
+        ctx.__exit__(None, None, None)
+    assert [f.size for f in s.attachments] == [(1280, 800), (300, 200)]
+    out = output(s)
+    assert "attached the screen (1280x800" in out
+    assert "attached the region 10 20 300 200 (300x200" in out
+    assert "usage: /region X Y W H" in out

@@ -11,9 +11,8 @@ import pytest
 from agentkit.errors import CaptureError, ConfigurationError
 from agentkit.vision import BlankFrameWarning, CoordinateSpace, Geometry, ScreenSource, is_blank
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])  # conftest_xvfb lives next to this file
-from conftest_xvfb import FIRST, HEIGHT, SECOND, WIDTH, XDisplay, draw_rects  # noqa: E402
-from conftest_xvfb import xvfb_display as _xvfb_display  # noqa: E402,F401  (the fixture)
+# the xvfb_display fixture comes from the tests.conftest_xvfb plugin (see the root conftest.py)
+from tests.conftest_xvfb import FIRST, HEIGHT, SECOND, WIDTH, XDisplay, draw_rects
 
 RED, GREEN, BLUE = "#ff0000", "#00ff00", "#0000ff"
 
@@ -201,3 +200,42 @@ def test_persistent_failure_raises_capture_error(monkeypatch: pytest.MonkeyPatch
 def test_bad_screen_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         ScreenSource(**kwargs)
+
+
+@pytest.mark.xvfb
+def test_calibration_through_a_real_capture(xvfb_display: XDisplay) -> None:
+    """Targets drawn on the screen, captured, located by a 'model' that reads the pixels, and
+    mapped back to screen points through the frame's geometry: the error is below a pixel."""
+    import asyncio
+
+    from agentkit.vision import CalibrationTarget, calibrate, frame_to_screen
+
+    drawn = {"red": (1280 + 100, 100, 40, 40, RED), "blue": (1280 + 700, 500, 40, 40, BLUE)}
+    with draw_rects(xvfb_display, list(drawn.values())):
+        frame = ScreenSource(region=SECOND, include_cursor=False).grab()
+    g = frame.geometry
+    targets = [
+        CalibrationTarget(f"the {name} square", x + w / 2 - g.left, y + h / 2 - g.top, w / 2)
+        for name, (x, y, w, h, _) in drawn.items()
+    ]
+    rgb = {"red": (255, 0, 0), "blue": (0, 0, 255)}
+
+    def pixel_reading_model(f: object, prompt: str) -> str:
+        name = "red" if "red" in prompt else "blue"
+        img = frame.image
+        pts = [
+            (x, y)
+            for y in range(0, img.height, 2)
+            for x in range(0, img.width, 2)
+            if img.getpixel((x, y)) == rgb[name]
+        ]
+        cx = (min(p[0] for p in pts) + max(p[0] for p in pts) + 1) / 2
+        cy = (min(p[1] for p in pts) + max(p[1] for p in pts) + 1) / 2
+        return f"<point>{cx * 1000 / img.width:.1f} {cy * 1000 / img.height:.1f}</point>"
+
+    report = asyncio.run(calibrate(ask=pixel_reading_model, frame=frame, targets=targets))
+    assert report.hits == 2 and (report.max_error_px or 99) <= 1.5
+    for r, (x, y, w, h, _) in zip(report.results, drawn.values(), strict=True):
+        assert r.found is not None
+        sx, sy = frame_to_screen(*r.found, g)
+        assert abs(sx - (x + w / 2)) <= 1.5 and abs(sy - (y + h / 2)) <= 1.5

@@ -298,6 +298,8 @@ class Run:
             "server_tool_calls": [c.__dict__ for c in response.tool_calls],
             "finish_reason": response.finish_reason,
             "usage": usage.to_dict(),
+            # what the backend itself counted (the embedded backends read it off the input ids)
+            "backend_visual_tokens": response.usage.visual_tokens or None,
             "first_token_s": response.first_token_s,
             "duration_s": round(response.duration_s, 4),
             "attempts": response.attempts,
@@ -335,6 +337,7 @@ class Run:
             record["request"] = {
                 "messages": len(request.messages),
                 "images": sum(len(m.images) for m in request.messages),
+                "image_sizes": [[p.width, p.height] for m in request.messages for p in m.images],
                 "tools": [t["function"]["name"] for t in request.tools],
                 "mode": request.mode,
                 "max_tokens": request.max_tokens,

@@ -181,7 +181,8 @@ class ChatRenderer:
             return _Tail(Markdown(clean(self._text)))
         return Spinner("dots", text=Text(self._status, style="dim"))
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: bool = False) -> None:
+        """Show the current state; ``now`` redraws at once (else the refresh thread does soon)."""
         if self._live is None:
             self._live = Live(
                 self._renderable(),
@@ -189,9 +190,9 @@ class ChatRenderer:
                 refresh_per_second=self.refresh_per_second,
                 transient=True,
             )
-            self._live.start()
+            self._live.start(refresh=True)
         else:
-            self._live.update(self._renderable())
+            self._live.update(self._renderable(), refresh=now)
 
     def _stop_live(self) -> None:
         if self._live is not None:
@@ -228,7 +229,7 @@ class ChatRenderer:
             if event.visual_tokens:
                 self._status += f" · {event.visual_tokens:,} visual tokens"
             if not self._text:
-                self._refresh()
+                self._refresh(now=True)
         elif isinstance(event, ModelTextDelta):
             self._text += event.text
             self._refresh()

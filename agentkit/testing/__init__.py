@@ -29,11 +29,13 @@ _SERVER = (
     "estimate_usage",
 )
 
-__all__ = sorted(["ScriptedBackend", "ScriptedReply", "build_tiny_minicpmv", "run_soak", *_SERVER])
+_TINY = ("ScriptedLogitsProcessor", "build_tiny_minicpmv", "tiny_transformers_backend")
+
+__all__ = sorted(["ScriptedBackend", "ScriptedReply", "run_soak", *_SERVER, *_TINY])
 
 _LAZY = {
     **{name: "agentkit.testing.server" for name in _SERVER},
-    "build_tiny_minicpmv": "agentkit.testing.tiny_model",
+    **{name: "agentkit.testing.tiny_model" for name in _TINY},
     "run_soak": "agentkit.testing.soak",
 }
 
