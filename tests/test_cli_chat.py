@@ -261,7 +261,7 @@ def test_screen_and_region_on_xvfb(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert s.command("/region 1 2 3")
     finally:
         ctx.__exit__(None, None, None)
-    assert [f.size for f in s.attachments] == [(1280, 800), (300, 200)]
+    assert [f.size for f in s.attachments] == [(1280, 800), (300, 200)], output(s)
     out = output(s)
     assert "attached the screen (1280x800" in out
     assert "attached the region 10 20 300 200 (300x200" in out

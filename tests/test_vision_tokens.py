@@ -109,3 +109,17 @@ def test_prompt_token_check_ok_and_mismatch() -> None:
     assert bad.to_dict()["ok"] is False
     # a whole image missing is caught too
     assert not check_prompt_tokens(2 * expected, expected + 200, 200).ok
+
+
+def test_public_api_is_complete_and_importable_without_extras() -> None:
+    import subprocess
+    import sys
+
+    import agentkit.vision as vision
+
+    for name in vision.__all__:
+        assert hasattr(vision, name), name
+    assert len(set(vision.__all__)) == len(vision.__all__)
+    # OpenCV is imported lazily: importing the package never loads it
+    code = "import sys, agentkit.vision; assert 'cv2' not in sys.modules, 'cv2 imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -17,6 +17,7 @@ from typing import Any
 from agentkit.errors import ConfigurationError
 
 __all__ = [
+    "grab_one",
     "load_tools",
     "make_backend",
     "make_source",
@@ -199,6 +200,17 @@ def make_source(
         cls = _require(vision, "ImageSource", "image files as a source")
         return cls(images[0] if len(images) == 1 else images)
     raise ConfigurationError(f"unknown source {kind!r}: use screen, camera, image or none")
+
+
+def grab_one(source: Any) -> tuple[Any, list[str]]:
+    """One frame from a source, and the warnings it raised (a blank frame...) as notes to show."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grabbed = source.grab()
+    frame = grabbed[-1] if isinstance(grabbed, list) else grabbed
+    return frame, [str(w.message) for w in caught]
 
 
 def _require(module: Any, name: str, what: str) -> Any:

@@ -237,8 +237,12 @@ class ChatSession:
         )
 
     def _grab(self, source: Any) -> Any:
-        grabbed = source.grab()
-        return grabbed[-1] if isinstance(grabbed, list) else grabbed
+        from agentkit.cli._wiring import grab_one
+
+        frame, notes = grab_one(source)
+        for note in notes:
+            self.console.print(Text(f"note: {note}", style="yellow"))
+        return frame
 
     def _cmd_screen(self, args: list[str]) -> bool:
         from agentkit.cli._wiring import make_source

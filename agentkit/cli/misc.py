@@ -230,7 +230,7 @@ def tools_command(args: argparse.Namespace) -> int:
 
 
 def capture_command(args: argparse.Namespace) -> int:
-    from agentkit.cli._wiring import make_source, parse_region
+    from agentkit.cli._wiring import grab_one, make_source, parse_region
     from agentkit.errors import ConfigurationError
     from agentkit.vision._tokens import image_tokens
 
@@ -238,8 +238,9 @@ def capture_command(args: argparse.Namespace) -> int:
         source = make_source("camera", camera=_device(args.camera))
     else:
         source = make_source("screen", monitor=args.monitor, region=parse_region(args.region))
-    grabbed = source.grab()
-    frame = grabbed[-1] if isinstance(grabbed, list) else grabbed
+    frame, notes = grab_one(source)
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
     out = Path(args.output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
