@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -146,6 +147,7 @@ def reply_text(step: int) -> str:
     )
 
 
+_STEP_RE = re.compile(r"\(step (\d+)\)")
 FINAL_TEXT = "The settings dialog is open and the option is saved. The task is done."
 
 
@@ -153,7 +155,14 @@ def server_reply(request: dict[str, Any], steps: int) -> Any:
     """The function model of the LocalServer: ``steps`` tool calls, then a final answer."""
     from agentkit.testing.server import Reply
 
-    done = sum(1 for m in request.get("messages", []) if m.get("role") == "tool")
+    # The bounded history drops old turns, so count the steps from the step numbers the replies
+    # carry ("(step N)"), not from the number of tool messages left in the request.
+    done = 0
+    for m in request.get("messages", []):
+        content = m.get("content")
+        if m.get("role") == "assistant" and isinstance(content, str):
+            for found in _STEP_RE.findall(content):
+                done = max(done, int(found))
     if done >= steps:
         return Reply(FINAL_TEXT, chunk_chars=4)
     return Reply(reply_text(done + 1), chunk_chars=4)

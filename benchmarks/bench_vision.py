@@ -336,7 +336,7 @@ def main() -> None:
     result = {
         "benchmark": "vision",
         "command": "python benchmarks/bench_vision.py " + " ".join(sys.argv[1:]),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),

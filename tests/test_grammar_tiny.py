@@ -27,6 +27,19 @@ def _noop(args: object) -> None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    # The tiny model decodes token by token: on a busy 2-core machine one torch thread is ~15x
+    # faster than two fighting for the cores.
+    require_transformers_backend()
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tools() -> ToolSet:
     # Bounded values: a random model picks tokens at random, so an unbounded string could run
     # to max_new_tokens; bounds let every path of the grammar finish within the token budget.

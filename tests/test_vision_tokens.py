@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentkit.errors import ConfigurationError
-from agentkit.vision import check_prompt_tokens, image_tokens, slice_grid
+from agentkit.vision import PromptTokenMonitor, check_prompt_tokens, image_tokens, slice_grid
 
 # (width, height, grid, 16x visual, 4x visual, wrapper) - the reference table, max_slice_nums 9
 TABLE = [
@@ -96,19 +96,46 @@ def test_prompt_token_check_ok_and_mismatch() -> None:
     expected = image_tokens(1920, 1080, "16x").total  # 600
     ok = check_prompt_tokens(expected, usage_prompt_tokens=expected + 205, text_tokens_estimate=200)
     assert ok.ok and ok.difference == 5 and ok.message == ""
-    # the server counted the transformers-5.23 4x tokens while agentkit expected the vLLM ones
+    assert ok.to_dict()["implied_visual"] == expected + 5
+    # a whole image missing from agentkit's count is caught
+    missing = check_prompt_tokens(expected, 2 * expected + 200, 200)
+    assert not missing.ok and missing.difference == expected
+    assert "profile" in missing.message
+    # the server counted the transformers-5.23 4x tokens while agentkit expected the vLLM ones:
     t4 = image_tokens(1920, 1080, "4x")
-    server = image_tokens(1920, 1080, "4x", profile="transformers-5.23").total + 200
-    # with a long, only estimated text part the 20-token gap is within the default allowance ...
-    assert check_prompt_tokens(t4.total, server + 1800, 2000).ok
-    # ... and caught when the text count is exact
-    bad = check_prompt_tokens(t4.total, server + 1800, 2000, tolerance=2)
-    assert not bad.ok
-    assert bad.difference == -20
-    assert "profile" in bad.message
-    assert bad.to_dict()["ok"] is False
-    # a whole image missing is caught too
-    assert not check_prompt_tokens(2 * expected, expected + 200, 200).ok
+    server = image_tokens(1920, 1080, "4x", profile="transformers-5.23").total + 2000
+    assert check_prompt_tokens(t4.total, server, 2000).ok  # hidden by the text estimate's error...
+    bad = check_prompt_tokens(t4.total, server, 2000, tolerance=2)  # ... caught with an exact count
+    assert not bad.ok and bad.difference == -20
+
+
+def test_prompt_token_monitor_catches_a_profile_mismatch_between_steps() -> None:
+    """The server runs transformers 5.23 rounding; agentkit assumes vLLM: the first 4x step shows it."""
+    template = 1700  # tokens the estimate cannot see (template, tool schemas): constant over a run
+
+    def server_usage(mode: str, text: int) -> int:
+        return image_tokens(1920, 1080, mode, profile="transformers-5.23").total + text + template
+
+    monitor = PromptTokenMonitor()
+    first = monitor.check(
+        image_tokens(1920, 1080, "16x").total, server_usage("16x", 1000), 1000 - 300
+    )
+    assert not first.ok  # the absolute check is blind to the template: flagged (a text error)
+    step2 = monitor.check(
+        image_tokens(1920, 1080, "16x").total, server_usage("16x", 1040), 1040 - 300
+    )
+    assert step2.ok and step2.difference == 0  # 16x counts agree in both profiles
+    step3 = monitor.check(
+        image_tokens(1920, 1080, "4x").total, server_usage("4x", 1075), 1075 - 300
+    )
+    assert not step3.ok and step3.difference == -20
+    assert "profile" in step3.message
+    assert monitor.mismatches == 2
+    # with the right profile the same run is clean after the first step
+    right = PromptTokenMonitor()
+    right.check(image_tokens(1920, 1080, "16x").total, server_usage("16x", 1000), 1000)
+    s4 = image_tokens(1920, 1080, "4x", profile="transformers-5.23").total
+    assert right.check(s4, server_usage("4x", 1040), 1040 + 5).ok  # a 5-token text estimate slip
 
 
 def test_public_api_is_complete_and_importable_without_extras() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,6 +101,12 @@ class ToolGrammar:
         if "ebnf" not in self._cache:
             self._cache["ebnf"] = render_gbnf(self.tree)
         return self._cache["ebnf"]
+
+    def sample(self, rng: random.Random | None = None) -> str:
+        """A random text the grammar admits (for fuzzing: it must parse into valid calls)."""
+        from agentkit.grammar._sample import sample_text
+
+        return sample_text(self.tree, rng or random.Random())
 
     def structured_outputs(self, form: GrammarForm | None = None) -> dict[str, Any]:
         """vLLM's ``structured_outputs`` request field: ``{"regex": ...}`` or ``{"grammar": ...}``.

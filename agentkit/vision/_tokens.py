@@ -29,6 +29,7 @@ __all__ = [
     "ImageTokens",
     "Mode",
     "PromptTokenCheck",
+    "PromptTokenMonitor",
     "check_prompt_tokens",
     "image_tokens",
     "slice_grid",
@@ -219,11 +220,12 @@ def check_prompt_tokens(
     """Detect a mismatch between agentkit's visual-token count and the server's prompt usage.
 
     The text part is usually only estimated (the chat template and tool schemas are rendered by
-    the server), so the check accepts a tolerance: by default 8 tokens plus 5% of the text
-    estimate. A visual count off by a whole tile (64+ tokens in 16x, 256 in 4x) or a missing image
-    is outside it for any realistic prompt. Telling the two 4x profiles apart (about 20 tokens for a
-    1920x1080 frame) needs an exact text count: pass ``tolerance`` small (e.g. 2) when
-    ``text_tokens_estimate`` comes from the real tokenizer or from a text-only request.
+    the server), so the check accepts a tolerance: by default 16 tokens plus 25% of the text
+    estimate, which a byte-based estimate of English and JSON stays within. A missing image or a
+    whole tile (64+ tokens in 16x, 256 in 4x) on a short prompt is outside it. For finer checks
+    over a run use :class:`PromptTokenMonitor`, which compares consecutive steps so the unknown
+    template and tool tokens cancel out; or pass ``tolerance`` small when ``text_tokens_estimate``
+    is exact (the real tokenizer, or a text-only request).
 
     Args:
         expected_visual: the sum of :attr:`ImageTokens.total` over the request's images.
@@ -234,7 +236,7 @@ def check_prompt_tokens(
     Returns:
         A :class:`PromptTokenCheck` record (the loop stores it with the step).
     """
-    tol = tolerance if tolerance is not None else 8 + text_tokens_estimate // 20
+    tol = tolerance if tolerance is not None else 16 + text_tokens_estimate // 4
     implied = usage_prompt_tokens - text_tokens_estimate
     diff = implied - expected_visual
     ok = abs(diff) <= tol
@@ -256,3 +258,71 @@ def check_prompt_tokens(
         ok=ok,
         message=message,
     )
+
+
+class PromptTokenMonitor:
+    """Checks each step's prompt tokens against the previous step's, for a whole run.
+
+    The absolute check (:func:`check_prompt_tokens`) has to allow for the text estimate's error on
+    the whole prompt (system prompt, tool schemas, template). Between two steps of one run that
+    part is the same, so the change in ``usage.prompt_tokens`` must equal the change in visual
+    tokens (exact) plus the change in text (small, so its estimate error is small). A visual count
+    that is wrong for the server's version shows up as soon as the images change: a new mode, a
+    new frame size, a downgraded history image.
+
+    Args:
+        min_tolerance: tokens always accepted.
+        text_error: the assumed relative error of the text estimate (0.25: 25%).
+
+    Example:
+        ```python
+        monitor = PromptTokenMonitor()
+        est = estimate_prompt_tokens(view, mode, max_slice_nums)  # per step, before the request
+        check = monitor.check(est.visual, response.usage.prompt_tokens, est.text)
+        if not check.ok:
+            log.warning(check.message)
+        ```
+    """
+
+    def __init__(self, min_tolerance: int = 8, text_error: float = 0.25) -> None:
+        self.min_tolerance = min_tolerance
+        self.text_error = text_error
+        self._previous: tuple[int, int, int] | None = None
+        self.mismatches = 0
+
+    def check(
+        self, expected_visual: int, usage_prompt_tokens: int, text_tokens_estimate: int
+    ) -> PromptTokenCheck:
+        """Check one step; the first step gets the absolute check."""
+        prev = self._previous
+        self._previous = (expected_visual, usage_prompt_tokens, text_tokens_estimate)
+        if prev is None:
+            result = check_prompt_tokens(expected_visual, usage_prompt_tokens, text_tokens_estimate)
+        else:
+            d_visual = expected_visual - prev[0]
+            d_usage = usage_prompt_tokens - prev[1]
+            d_text = text_tokens_estimate - prev[2]
+            tol = self.min_tolerance + int(abs(d_text) * self.text_error)
+            diff = (d_usage - d_text) - d_visual
+            ok = abs(diff) <= tol
+            message = ""
+            if not ok:
+                message = (
+                    f"since the previous step the server's prompt grew by {d_usage} tokens; about "
+                    f"{d_text} of that is text, which leaves {d_usage - d_text} for images, but agentkit "
+                    f"expected {d_visual:+d} ({diff:+d}). The token profile may not match the server's "
+                    "version (see image_tokens(profile=...))."
+                )
+            result = PromptTokenCheck(
+                expected_visual=expected_visual,
+                text_estimate=text_tokens_estimate,
+                server_prompt_tokens=usage_prompt_tokens,
+                implied_visual=usage_prompt_tokens - text_tokens_estimate,
+                difference=diff,
+                tolerance=tol,
+                ok=ok,
+                message=message,
+            )
+        if not result.ok:
+            self.mismatches += 1
+        return result
