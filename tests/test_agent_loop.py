@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
@@ -394,3 +395,33 @@ def test_action_waits_for_the_screen_to_settle(settings: Settings) -> None:
     Agent(backend, tools=make_tools(notes), source=src, settings=settings).run("click")
     # step 1 grab, then at least two grabs to see the screen settle; step 2 reuses the settled frame
     assert src.grabs == 3
+
+
+def test_token_mismatch_with_the_server_is_detected(settings: Settings) -> None:
+    notes = Notes()
+    src = StubSource()
+    honest = ScriptedBackend([call_text("click", x=1, y=1), "done"])
+    agent = Agent(
+        honest, tools=make_tools(notes), source=src, settings=settings, settle_timeout_s=0
+    )
+    _, lines = read_run(agent.run("click").trajectory_dir)
+    assert [x["token_check"]["ok"] for x in lines if x["type"] == "step"] == [True, True]
+
+    def lying(request):
+        # a server that counts each image 300 tokens higher than agentkit does (another version)
+        from agentkit.vision import estimate_prompt_tokens
+
+        est = estimate_prompt_tokens(
+            request.messages, request.mode, extra_text=json.dumps(request.tools)
+        )
+        first = not any(m.role == "tool" for m in request.messages)
+        text = call_text("click", x=2, y=2) if first else "done"
+        return ScriptedReply(text, prompt_tokens=est.total + 300 * est.images)
+
+    liar = ScriptedBackend([lying, lying])
+    agent2 = Agent(
+        liar, tools=make_tools(notes), source=StubSource(), settings=settings, settle_timeout_s=0
+    )
+    _, lines2 = read_run(agent2.run("click").trajectory_dir)
+    checks = [x["token_check"] for x in lines2 if x["type"] == "step"]
+    assert checks[1]["ok"] is False and "expected" in checks[1]["message"]

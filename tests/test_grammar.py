@@ -475,3 +475,71 @@ def test_xgrammar_reads_both_forms_like_python_re() -> None:
         for text in samples:
             expected = re.fullmatch(grammar.regex, text) is not None
             assert xgr.testing._is_grammar_accept_string(g, text) == expected, (form, text)
+
+
+# --------------------------------------------------------------------------- soundness by sampling
+
+
+def wide_schema(depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    """Schemas beyond the canonical cases: unions, nesting, free-key objects, tuples, odd enums."""
+    leaves = st.one_of(
+        leaf_schema(),
+        st.just({"type": "string"}),
+        st.just({}),
+        st.just({"type": ["string", "integer"]}),
+        st.just({"type": ["string", "boolean", "null"], "maxLength": 5}),
+        st.just({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1.5}),
+        st.just({"type": "integer", "multipleOf": 5, "minimum": -20, "maximum": 40}),
+        st.just({"const": "fixed"}),
+        st.just({"enum": ["a</parameter>", "null", "5", 5, None, True, "ok\r", " pad "]}),
+        st.just({"type": "string", "enum": ["true", "x"]}),
+    )
+    if depth >= 2:
+        return leaves
+    inner = wide_schema(depth + 1)
+    return st.one_of(
+        leaves,
+        inner.map(lambda s: {"type": "array", "items": s}),
+        inner.map(lambda s: {"type": "array", "items": s, "minItems": 1, "maxItems": 2}),
+        st.tuples(inner, inner).map(lambda t: {"type": "array", "prefixItems": list(t), "minItems": 2, "maxItems": 2}),
+        st.tuples(inner, inner, st.booleans()).map(
+            lambda t: {"type": "object", "properties": {"p": t[0], "q": t[1]}, "required": ["p"] if t[2] else []}
+        ),
+        inner.map(lambda s: {"type": "object", "additionalProperties": s}),
+        st.tuples(inner, inner).map(lambda t: {"anyOf": [t[0], t[1]]}),
+        inner.map(lambda s: {"anyOf": [s, {"type": "null"}]}),
+    )
+
+
+@PROFILE
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), wide_schema(), max_size=3),
+            st.integers(0, 15),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.integers(0, 2**32),
+)
+def test_every_sampled_text_parses_into_valid_calls(specs: Any, seed: int) -> None:
+    tools = []
+    for i, (props, mask) in enumerate(specs):
+        required = [name for k, name in enumerate(props) if mask >> k & 1]
+        tools.append(make_tool(f"t{i}", props, required))
+    toolset = ToolSet(tools)
+    rng = random.Random(seed)
+    for allow_text, max_calls in ((True, 1), (False, 2)):
+        try:
+            grammar = compile_tool_grammar(toolset, allow_text=allow_text, max_calls=max_calls)
+        except GrammarError:
+            assert not allow_text  # only "calls required" can be impossible
+            continue
+        for _ in range(6):
+            text = grammar.sample(rng)
+            assert re.fullmatch(grammar.regex, text), text
+            result = parse_tool_calls(text, toolset)
+            assert not result.errors, (text, [e.message for e in result.errors])
+            if not allow_text:
+                assert 1 <= len(result.calls) <= 2 and not result.text.strip()
