@@ -124,7 +124,7 @@ class _Scale:
         return x * self.w / self.extent, y * self.h / self.extent
 
 
-def _markers(step: dict[str, Any], frame: dict[str, Any], scale: _Scale) -> list[str]:
+def _markers(step: dict[str, Any], scale: _Scale) -> list[str]:
     """SVG elements for the step's calls (and the boxes in the model's text), in frame pixels."""
     out: list[str] = []
     r = max(6.0, min(scale.w, scale.h) / 60)
@@ -241,7 +241,7 @@ def _frame_html(
         return f'<figure class="missing"><figcaption>{caption} (frame file not available)</figcaption></figure>'
     svg = ""
     if marked:
-        markers = _markers(step, frame, _Scale(width, height, coords, extent))
+        markers = _markers(step, _Scale(width, height, coords, extent))
         if markers:
             svg = (
                 f'<svg class="overlay" viewBox="0 0 {width:.0f} {height:.0f}" '

@@ -189,7 +189,7 @@ class SafetyPolicy:
             )
         try:
             answer = await asyncio.wait_for(self._ask(call), timeout=self.confirm_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Verdict(
                 "refuse",
                 f"{name!r} is a destructive action and the confirmation got no answer within "
@@ -375,7 +375,7 @@ class KillSwitch:
             self._waiters.append((loop, fut))
         try:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             with self._lock:

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 
 from bench_overhead import (  # noqa: E402
     SERVER_MODEL,
+    load_average,
     machine,
     make_agent,
     screenshots,
@@ -118,6 +119,7 @@ def measure(levels: list[int], steps: int, min_runs: int, workloads: list[str]) 
                             "client_cpu_utilisation": round((c1 - c0) / (w1 - w0), 3),
                             "step_s_median_ms": got["step_s_median_ms"],
                             "client_steps_per_cpu_s": round(1000 / client_ms, 1) if client_ms > 0 else None,
+                            "load_average_1m": load_average(),
                         }
                     )
                     print(
@@ -142,13 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(workloads) - {"screenshot", "text_only"}
     if unknown:
         ap.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    machine_at_start = machine()
     rows = measure(levels, args.steps, args.min_runs, workloads)
     shot = rows.get("screenshot", [])
     worst = max((r["client_cpu_ms_per_step"] for r in shot), default=None)
     result = {
         "benchmark": "concurrency",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
+        "machine": machine_at_start,
+        "load_average_1m_at_end": load_average(),
         "command": "python benchmarks/bench_concurrency.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "config": {"levels": levels, "steps": args.steps, "min_runs": args.min_runs, "frame": "1920x1080"},
         "workloads": rows,

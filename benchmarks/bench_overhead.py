@@ -10,7 +10,8 @@ toolset (the model always answers at once):
    (``ToolCallParser.feed``/``finish`` in token-sized chunks), validating the call
    (``Tool.validate``), dispatching it (``Tool.invoke``) and writing the trajectory
    (``TrajectoryWriter.save_frame`` + ``write_step``), and applying the history policy to the
-   conversation (``BoundedHistory.apply``, which downgrades older frames). Median and p95 in ms.
+   conversation (``BoundedHistory.apply``, cached) and the one new downgrade per step it makes
+   (``downgrade_image``: an older frame re-encoded as a one-tile thumbnail). Median and p95 in ms.
 2. **steps**: whole steps of a real ``Agent`` run, from the ``timings`` the loop writes to
    ``steps.jsonl`` (``observe_s``, ``model_s``, ``tools_s``, ``step_s``), against
    ``ScriptedBackend`` (in-process, no HTTP) and against ``LocalServer`` (real HTTP and SSE on
@@ -273,8 +274,17 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "pillow": PIL.__version__,
         "agentkit": _agentkit_version(),
+        "load_average_1m": load_average(),
         "note": "shared machine: other processes may run at the same time; compare figures of one run",
     }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (how busy the shared machine was), where the OS has one."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _agentkit_version() -> str:
@@ -321,6 +331,7 @@ def measure_parts(frames: list[Frame], reps: int, workdir: Path) -> dict[str, An
     from agentkit.tools import RunContext
     from agentkit.trajectory import TrajectoryWriter
     from agentkit.vision import encode_frame, estimate_prompt_tokens
+    from agentkit.vision._history import downgrade_image
 
     toolset = desktop_tools()
     settings = settings_for(workdir / "parts")
@@ -367,6 +378,7 @@ def measure_parts(frames: list[Frame], reps: int, workdir: Path) -> dict[str, An
         "history_view": _time(
             lambda: history.apply(conversation) if history is not None else conversation, reps
         ),
+        "downgrade_image": _time(lambda: downgrade_image(part), reps),
         "estimate_tokens": _time(
             lambda: estimate_prompt_tokens(request.messages, request.mode, None, extra_text=json.dumps(request.tools)),
             reps,
@@ -493,6 +505,7 @@ def run(runs: int, steps: int, reps: int, size: tuple[int, int]) -> dict[str, An
         "request build (encode, history, estimate, body)": [
             "encode_frame",
             "history_view",
+            "downgrade_image",
             "estimate_tokens",
             "build_body",
         ],

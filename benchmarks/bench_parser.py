@@ -213,7 +213,7 @@ def main() -> None:
 
     report = {
         "benchmark": "agentkit.parsing",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(),
         "runs": args.runs,
         "realistic": realistic,

@@ -89,6 +89,7 @@ def machine_line(data: dict[str, Any]) -> str:
             f"Pillow {m['pillow']}" if m.get("pillow") else "",
             f"agentkit {m['agentkit']}" if m.get("agentkit") else "",
             str(m.get("platform") or ""),
+            f"1-minute load average {m['load_average_1m']:g} at the start" if m.get("load_average_1m") is not None else "",
         ]
         text = ", ".join(b for b in bits if b)
     else:
@@ -240,7 +241,8 @@ def plot_gpu_ttft(gpus: dict[str, dict[str, Any]], path: Path) -> bool:
 
 PART_WHAT = {
     "encode_frame": "encode the screenshot for the request (`encode_frame`, default format)",
-    "history_view": "apply the history policy to the conversation (`BoundedHistory.apply`)",
+    "history_view": "apply the history policy to the conversation (`BoundedHistory.apply`, thumbnails cached)",
+    "downgrade_image": "once per step, one older frame becomes a one-tile thumbnail (`downgrade_image`, on the event loop)",
     "estimate_tokens": "count visual tokens and estimate text tokens (`estimate_prompt_tokens`)",
     "build_body": "build the request body and serialise it (`build_body` + `json.dumps`)",
     "parse_stream": "parse the streamed reply, 4-character deltas (`ToolCallParser.feed/finish`)",
@@ -352,6 +354,7 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
                     "server CPU ms/step",
                     "client CPU use (cores)",
                     "step ms (median)",
+                    "load avg",
                 ],
                 [
                     [
@@ -363,6 +366,7 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
                         fmt(r["server_cpu_ms_per_step"], 2),
                         fmt(r["client_cpu_utilisation"], 2),
                         fmt(r.get("step_s_median_ms"), 1),
+                        fmt(r.get("load_average_1m"), 1),
                     ]
                     for r in rows
                 ],
@@ -371,19 +375,44 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
         ]
     worst = data.get("client_cpu_ms_per_step_worst_screenshot")
     ref = data.get("server_preprocess_ms_per_1080p_gpu")
+    workloads = data.get("workloads") or {}
     if worst and ref:
-        out += [
-            f"**The client is not the bottleneck.** The agent side spends at most "
-            f"**{fmt(worst, 1)} ms of CPU per step** with a fresh 1080p screenshot (most of it the "
-            f"image encoding, which runs in worker threads), while vLLM spends about **{fmt(ref, 0)} ms "
-            f"of serial CPU preprocessing per 1080p screenshot** in its one API-server process "
-            f"(measured on the H100 machine, see `../shared/gpu/README.md`): "
-            f"{fmt(ref / worst, 1)}x more per step, on a single core that cannot be spread. One client "
-            f"core feeds about {fmt(1000 / worst, 0)} screenshot steps per second; the server's "
-            f"preprocessing caps near {fmt(1000 / ref, 1)}. Steps per second here are limited by this "
-            "2-core machine running client and server together, not by a serial point in the client.",
+        shot = workloads.get("screenshot") or []
+        text = workloads.get("text_only") or []
+        cpu = [r["client_cpu_ms_per_step"] for r in shot]
+        util = [r["client_cpu_utilisation"] for r in shot + text]
+        loads = [r["load_average_1m"] for r in shot + text if r.get("load_average_1m") is not None]
+        lines = [
+            "**The client is not the bottleneck.**",
+            "",
+            f"- Per step the agent side spends {fmt(min(cpu), 1)}-{fmt(max(cpu), 1)} ms of CPU with a "
+            f"fresh 1080p screenshot, from {shot[0]['agents']} to {shot[-1]['agents']} agents: the "
+            "cost per step does not grow with concurrency. Most of it is the image encoding (see "
+            "the step overhead above), which runs in worker threads, off the event loop.",
+        ]
+        if text:
+            tcpu = [r["client_cpu_ms_per_step"] for r in text]
+            lines.append(
+                f"- Without a screenshot the whole SDK side of a step (request, HTTP, streaming, "
+                f"parsing, tools, trajectory) costs {fmt(min(tcpu), 1)}-{fmt(max(tcpu), 1)} ms of CPU."
+            )
+        lines += [
+            f"- vLLM spends about **{fmt(ref, 0)} ms of serial CPU preprocessing per 1080p "
+            f"screenshot** in its one API-server process (measured on the H100 machine, "
+            f"`../shared/gpu/README.md`): {fmt(ref / worst, 1)}x the client's worst CPU per step, "
+            f"and on one core. One client core feeds about {fmt(1000 / worst, 0)} screenshot steps "
+            f"per second; the server's preprocessing caps near {fmt(1000 / ref, 1)}.",
+            f"- The steps/s column is bounded by this shared machine, not by the client: the client "
+            f"process used {fmt(min(util), 2)}-{fmt(max(util), 2)} of a core"
+            + (
+                f" while the 1-minute load average was {fmt(min(loads), 1)}-{fmt(max(loads), 1)} on "
+                f"{get(data, 'machine', 'cpus', default='?')} cores (other engineers' jobs)."
+                if loads
+                else "."
+            ),
             "",
         ]
+        out += lines
     if img:
         out += [f"![Client CPU per step vs concurrency]({img})", ""]
     return "\n".join(out)
@@ -862,11 +891,23 @@ def render(results: Path, docs: Path) -> str:
     if not plots_ok:
         head += ["(matplotlib is not installed: the plots were not generated; `pip install -e '.[bench]'`.)", ""]
     run_all = load(results / "run_all.json")
-    if run_all:
+    if run_all and run_all.get("benchmarks"):
         head += [
-            f"Last full CPU run: {run_all.get('date', '?')}"
-            + (" (quick configuration: figures meaningless)" if run_all.get("quick") else "")
-            + ".",
+            "The CPU benchmarks as `benchmarks/run_all.py` last ran them:",
+            "",
+            table(
+                ["benchmark", "command", "date", "seconds", "ok"],
+                [
+                    [
+                        name,
+                        f"`{b.get('command', '')}`" + (" (quick: figures meaningless)" if b.get("quick") else ""),
+                        b.get("date", run_all.get("date", "")),
+                        fmt(b.get("seconds"), 1),
+                        fmt(b.get("ok")),
+                    ]
+                    for name, b in run_all["benchmarks"].items()
+                ],
+            ),
             "",
         ]
     parts = [

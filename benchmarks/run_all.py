@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -73,11 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    summary: dict[str, object] = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "quick": args.quick,
-        "benchmarks": {},
-    }
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary_path = out_dir / "run_all.json"
+    previous: dict[str, Any] = {}
+    try:
+        previous = json.loads(summary_path.read_text(encoding="utf-8")).get("benchmarks", {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    # a partial run (--only) keeps the record of the benchmarks it did not run
+    summary: dict[str, Any] = {"date": now, "quick": args.quick, "benchmarks": dict(previous)}
     failed = []
     for name in names:
         cmd = command(name, args.quick, out_dir)
@@ -95,8 +100,16 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             print(tail, flush=True)
         print(f"   {'ok' if ok else 'FAILED'} in {seconds} s (exit {rc})", flush=True)
-        summary["benchmarks"][name] = {"command": shown, "exit": rc, "seconds": seconds, "ok": ok}  # type: ignore[index]
-    (out_dir / "run_all.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        summary["benchmarks"][name] = {
+            "command": shown,
+            "date": now,
+            "quick": args.quick,
+            "exit": rc,
+            "seconds": seconds,
+            "ok": ok,
+        }
+    summary["quick"] = any(b.get("quick") for b in summary["benchmarks"].values())
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if failed:
         print(f"failed: {', '.join(failed)}", flush=True)
         return 1

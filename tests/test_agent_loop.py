@@ -425,3 +425,29 @@ def test_token_mismatch_with_the_server_is_detected(settings: Settings) -> None:
     _, lines2 = read_run(agent2.run("click").trajectory_dir)
     checks = [x["token_check"] for x in lines2 if x["type"] == "step"]
     assert checks[1]["ok"] is False and "expected" in checks[1]["message"]
+
+
+def test_zoom_sends_only_the_crop_at_4x(settings: Settings) -> None:
+    from agentkit.vision import zoom_tool
+
+    src = StubSource()
+    backend = ScriptedBackend(
+        [call_text("zoom", x1=0, y1=0, x2=250, y2=250), "The small text says hello."]
+    )
+    agent = Agent(
+        backend,
+        tools=[zoom_tool()],
+        source=src,
+        policy="16x",
+        settings=settings,
+        settle_timeout_s=0,
+    )
+    result = agent.run("Read the small text in the corner")
+    assert result.status == "completed"
+    first, second = backend.requests
+    assert first.mode == "16x" and second.mode == "4x"
+    assert src.n == 1  # the zoom step reuses what was seen; no new capture
+    images = [p for m in second.messages for p in m.images]
+    assert len(images) == 1 and images[0].width <= 320  # only the crop, not the full 640x480
+    _, lines = read_run(result.trajectory_dir)
+    assert lines[1]["mode"] == "4x" and "zoom" in lines[1]["frames"][0]["id"]

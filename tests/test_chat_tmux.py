@@ -25,10 +25,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TMUX = shutil.which("tmux")
 
-pytestmark = [
-    pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install -y tmux)"),
-    pytest.mark.slow,
-]
+pytestmark = pytest.mark.skipif(
+    TMUX is None, reason="tmux is not installed (apt-get install -y tmux)"
+)
 
 pytest.importorskip("agentkit.testing.server")
 pytest.importorskip("prompt_toolkit")
@@ -144,7 +143,8 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
         ),
         Reply(text="I will delete it now.\n" + call_text("delete_file", path="x.txt")),
         Reply(text="Done: x.txt is deleted."),
-        Reply(text=long_answer, chunk_chars=6, delay_s=0.05),  # about 5 s: cancelled long before
+        Reply(text=call_text("delete_file", path="y.txt")),
+        Reply(text=long_answer, chunk_chars=6, delay_s=0.05),  # about 35 s: cancelled long before
         Reply(text="Still here, ready for more."),
     ]
     with LocalServer(replies=replies) as srv:
@@ -187,8 +187,12 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
         assert "deleted x.txt" in screen
         terminal.wait_prompt(4)
 
-        # a long answer, cancelled with Ctrl-C; the session goes on
-        terminal.type("Tell me a very long story")
+        # in one answer: a refusal at the prompt, then a long text cancelled with Ctrl-C (the
+        # confirmation prompt must not have taken the answer's Ctrl-C handler away)
+        terminal.type("Delete y.txt, then tell me a very long story")
+        terminal.wait_for(lambda s: s.count("Allow it? [y/N]") == 2, what="the second confirmation")
+        terminal.type("n")
+        terminal.wait_for("⊘ delete_file · refused", what="the refusal panel")
         terminal.wait_for("word20 ", what="the long answer streaming")
         terminal.key("C-c")
         screen = terminal.wait_for("(answer cancelled)", what="the cancellation")
@@ -217,7 +221,8 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
     assert any(
         m["role"] == "tool" and "deleted x.txt" in json.dumps(m) for m in bodies[2]["messages"]
     )
-    # the cancelled turn left the conversation as it was: the last question follows the tool turn
-    last_user = [m for m in bodies[4]["messages"] if m["role"] == "user"]
+    # the refusal went back to the model; the cancelled turn left the conversation as it was
+    assert "confirmation said no" in json.dumps(bodies[4]["messages"][-1])
+    last_user = [m for m in bodies[5]["messages"] if m["role"] == "user"]
     assert "Are you still there?" in json.dumps(last_user[-1])
-    assert not any("Tell me a very long story" in json.dumps(m) for m in bodies[4]["messages"])
+    assert not any("very long story" in json.dumps(m) for m in bodies[5]["messages"])

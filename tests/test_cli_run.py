@@ -341,13 +341,13 @@ def test_run_on_xvfb_screen_with_the_desktop_pack(workdir: Path) -> None:
     finally:
         ctx.__exit__(None, None, None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "Clicked and typed."
+    assert proc.stdout.strip() == "Clicked and typed.", proc.stderr
     err = proc.stderr
-    assert "→ click(x=500, y=500)" in err and '→ type_text(text="hello")' in err
-    assert err.count("✓ ok") == 2
-    assert "model: Clicking the middle." in err
-    assert "model: Clicked and typed." not in err  # the answer is on stdout only
-    assert "completed · 3 step(s), 2 tool call(s)" in err
+    assert "→ click(x=500, y=500)" in err and '→ type_text(text="hello")' in err, err
+    assert err.count("✓ ok") == 2, err
+    assert "model: Clicking the middle." in err, err
+    assert "model: Clicked and typed." not in err, err  # the answer is on stdout only
+    assert "completed · 3 step(s), 2 tool call(s)" in err, err
     # every step sent one new screenshot
     images = [
         sum(

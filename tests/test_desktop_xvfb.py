@@ -308,3 +308,18 @@ async def test_screenshot_returns_a_frame_to_attach(desk: Any, app: FormApp) -> 
     out = await run(desk, "screenshot", RunContext())
     assert out.frame.size == (1024, 768)
     assert out.text == "A new screenshot (1024x768) is attached."
+
+
+async def test_key_combinations_reach_the_focused_field(app: FormApp, desk: Any) -> None:
+    frame = capture()
+    ctx = RunContext(frames=[frame])
+    x, y = model_point(frame, app.state()["widgets"]["city"])
+    await run(desk, "click", ctx, x=x, y=y)
+    app.wait_for(lambda s: s["focus"] == "city")
+    await run(desk, "type_text", ctx, text="abc")
+    await run(desk, "press_keys", ctx, keys="ctrl+a")  # Tk's Entry: to the start of the line
+    await run(desk, "type_text", ctx, text="x")
+    await run(desk, "press_keys", ctx, keys="End")
+    await run(desk, "type_text", ctx, text="!")
+    state = app.wait_for(lambda s: s["city"] == "xabc!" and s["keys_down"] == [])
+    assert state["name"] == ""

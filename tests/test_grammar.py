@@ -96,9 +96,9 @@ def leaf_schema() -> st.SearchStrategy[dict[str, Any]]:
         number_schema(),
         string_schema(),
         st.just({"type": "boolean"}),
-        st.lists(st.text("abcxyz_ ", min_size=1, max_size=5), min_size=1, max_size=4, unique=True).map(
-            lambda v: {"enum": v}
-        ),
+        st.lists(
+            st.text("abcxyz_ ", min_size=1, max_size=5), min_size=1, max_size=4, unique=True
+        ).map(lambda v: {"enum": v}),
         st.lists(st.integers(-5, 500), min_size=1, max_size=4, unique=True).map(
             lambda v: {"type": "integer", "enum": v}
         ),
@@ -123,7 +123,9 @@ def param_schema(draw: Any) -> dict[str, Any]:
             schema["minItems"] = lo
             schema["maxItems"] = lo + draw(st.integers(0, 3))
         return schema
-    names = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=3, unique=True))
+    names = draw(
+        st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=3, unique=True)
+    )
     props = {n: draw(json_leaf_schema()) for n in names}
     required = [n for n in names if draw(st.booleans())]
     return {"type": "object", "properties": props, "required": required}
@@ -158,7 +160,9 @@ def value_strategy(schema: dict[str, Any], top: bool) -> st.SearchStrategy[Any]:
             if top
             else st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="<")
         )
-        return st.text(chars, min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 10))
+        return st.text(
+            chars, min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 10)
+        )
     if kind == "array":
         return st.lists(
             value_strategy(schema["items"], False),
@@ -202,7 +206,11 @@ def tool_case(draw: Any) -> tuple[ToolSet, str, list[tuple[str, str]], dict[str,
     n_tools = draw(st.integers(1, 3))
     tools = []
     for t in range(n_tools):
-        names = draw(st.lists(st.sampled_from(["x", "y", "text", "mode", "items", "opt"]), max_size=4, unique=True))
+        names = draw(
+            st.lists(
+                st.sampled_from(["x", "y", "text", "mode", "items", "opt"]), max_size=4, unique=True
+            )
+        )
         props = {n: draw(param_schema()) for n in names}
         required = [n for n in names if draw(st.booleans())]
         tools.append(make_tool(f"tool_{t}", props, required))
@@ -334,7 +342,7 @@ def test_structured_outputs_field_forms() -> None:
 
 def test_prose_cannot_open_a_call_or_a_think_block() -> None:
     regex = compile_tool_grammar(_desktop_tools()).regex
-    assert re.fullmatch(regex, "plain text, 3 < 4, <b>bold</b>? no: '</' is refused")is None
+    assert re.fullmatch(regex, "plain text, 3 < 4, <b>bold</b>? no: '</' is refused") is None
     assert re.fullmatch(regex, "plain text, 3 < 4 and x<y")
     for sneaky in ("a <tool_call> b", "<think>x", "<function=click>", "</tool_call>"):
         assert re.fullmatch(regex, sneaky) is None, sneaky
@@ -379,7 +387,13 @@ def test_unwritable_tools_are_left_out() -> None:
 
 
 def test_union_of_string_and_integer_stays_unambiguous() -> None:
-    tools = ToolSet([make_tool("f", {"v": {"type": ["string", "integer"], "maxLength": 3, "minimum": 10}}, ["v"])])
+    tools = ToolSet(
+        [
+            make_tool(
+                "f", {"v": {"type": ["string", "integer"], "maxLength": 3, "minimum": 10}}, ["v"]
+            )
+        ]
+    )
     regex = compile_tool_grammar(tools).regex
     # "5" would be read as the integer 5 (< minimum): the string branch may not look like a number.
     assert not re.fullmatch(regex, render_call("f", [("v", "5")]))
@@ -400,12 +414,16 @@ def test_policy_on_retry_constrains_only_after_an_invalid_call() -> None:
     retry = policy.request_fields(tools, after_invalid=True)
     assert retry["tool_choice"] == "auto"
     assert set(retry["structured_outputs"]) == {"regex"}
-    assert re.fullmatch(retry["structured_outputs"]["regex"], render_call("click", [("x", "1"), ("y", "2")]))
+    assert re.fullmatch(
+        retry["structured_outputs"]["regex"], render_call("click", [("x", "1"), ("y", "2")])
+    )
 
 
 def test_policy_modes_and_require_call() -> None:
     tools = _desktop_tools()
-    assert GrammarPolicy("off").request_fields(tools, after_invalid=True)["structured_outputs"] is None
+    assert (
+        GrammarPolicy("off").request_fields(tools, after_invalid=True)["structured_outputs"] is None
+    )
     always = GrammarPolicy("always").request_fields(tools, after_invalid=False)
     assert always["structured_outputs"] is not None
     must = GrammarPolicy("always", require_call=True).request_fields(tools, after_invalid=False)
@@ -460,7 +478,16 @@ def test_constrained_output_left_in_content_parses_in_any_chunking() -> None:
 def test_xgrammar_reads_both_forms_like_python_re() -> None:
     xgr = pytest.importorskip("xgrammar")
     tools = _desktop_tools() + ToolSet(
-        [make_tool("note", {"text": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}, ["text"])]
+        [
+            make_tool(
+                "note",
+                {
+                    "text": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                },
+                ["text"],
+            )
+        ]
     )
     samples = [
         "ok",
@@ -471,7 +498,11 @@ def test_xgrammar_reads_both_forms_like_python_re() -> None:
     ]
     for form in ("regex", "ebnf"):
         grammar: ToolGrammar = compile_tool_grammar(tools, form=form)  # type: ignore[arg-type]
-        g = xgr.Grammar.from_regex(grammar.regex) if form == "regex" else xgr.Grammar.from_ebnf(grammar.ebnf)
+        g = (
+            xgr.Grammar.from_regex(grammar.regex)
+            if form == "regex"
+            else xgr.Grammar.from_ebnf(grammar.ebnf)
+        )
         for text in samples:
             expected = re.fullmatch(grammar.regex, text) is not None
             assert xgr.testing._is_grammar_accept_string(g, text) == expected, (form, text)
@@ -501,9 +532,15 @@ def wide_schema(depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
         leaves,
         inner.map(lambda s: {"type": "array", "items": s}),
         inner.map(lambda s: {"type": "array", "items": s, "minItems": 1, "maxItems": 2}),
-        st.tuples(inner, inner).map(lambda t: {"type": "array", "prefixItems": list(t), "minItems": 2, "maxItems": 2}),
+        st.tuples(inner, inner).map(
+            lambda t: {"type": "array", "prefixItems": list(t), "minItems": 2, "maxItems": 2}
+        ),
         st.tuples(inner, inner, st.booleans()).map(
-            lambda t: {"type": "object", "properties": {"p": t[0], "q": t[1]}, "required": ["p"] if t[2] else []}
+            lambda t: {
+                "type": "object",
+                "properties": {"p": t[0], "q": t[1]},
+                "required": ["p"] if t[2] else [],
+            }
         ),
         inner.map(lambda s: {"type": "object", "additionalProperties": s}),
         st.tuples(inner, inner).map(lambda t: {"anyOf": [t[0], t[1]]}),
@@ -543,3 +580,20 @@ def test_every_sampled_text_parses_into_valid_calls(specs: Any, seed: int) -> No
             assert not result.errors, (text, [e.message for e in result.errors])
             if not allow_text:
                 assert 1 <= len(result.calls) <= 2 and not result.text.strip()
+
+
+@settings(PROFILE, max_examples=25)
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), wide_schema(), min_size=1, max_size=3),
+    st.integers(0, 2**32),
+)
+def test_xgrammar_accepts_sampled_texts_in_both_forms(props: Any, seed: int) -> None:
+    xgr = pytest.importorskip("xgrammar")
+    toolset = ToolSet([make_tool("f", props, list(props)[:1])])
+    grammar = compile_tool_grammar(toolset)
+    forms = [xgr.Grammar.from_regex(grammar.regex), xgr.Grammar.from_ebnf(grammar.ebnf)]
+    rng = random.Random(seed)
+    for _ in range(4):
+        text = grammar.sample(rng)
+        for g in forms:
+            assert xgr.testing._is_grammar_accept_string(g, text), text

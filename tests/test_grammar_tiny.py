@@ -142,7 +142,10 @@ def test_unconstrained_tiny_model_writes_no_valid_call(tiny_model_dir: Path) -> 
     backend = TransformersBackend(tiny_model_dir, device="cpu", max_new_tokens=40)
     torch.manual_seed(0)
     request = ModelRequest(
-        [Message("user", "click the button")], tools=tools.openai_schemas(), temperature=1.0, max_tokens=40
+        [Message("user", "click the button")],
+        tools=tools.openai_schemas(),
+        temperature=1.0,
+        max_tokens=40,
     )
     response = asyncio.run(complete(backend, request))
     assert parse_tool_calls(response.text, tools, finish_reason=response.finish_reason).calls == []
@@ -160,7 +163,10 @@ def test_processor_restarts_the_grammar_for_each_generation(tiny_model_dir: Path
     first = torch.tensor([[1, 2, 3]])
     allowed = processor(first, torch.zeros(1, width))
     start = [i for i in range(width) if allowed[0, i] > float("-inf")]
-    assert start and all(tokenizer.decode([i]) in "<tool_call>" or "<tool_call>".startswith(tokenizer.decode([i])) for i in start)
+    assert start and all(
+        tokenizer.decode([i]) in "<tool_call>" or "<tool_call>".startswith(tokenizer.decode([i]))
+        for i in start
+    )
     token = start[0]
     processor(torch.tensor([[1, 2, 3, token]]), torch.zeros(1, width))  # continues
     again = processor(torch.tensor([[9, 9]]), torch.zeros(1, width))  # a new prompt: starts over

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 
 from agentkit.backends._base import ServerToolCall
-from agentkit.errors import ToolCallError
+from agentkit.errors import ConfigurationError, ToolCallError
 from agentkit.parsing import (
     CallParsed,
     CallRejected,
@@ -146,9 +146,11 @@ def test_rejections_are_events_and_errors_carry_context() -> None:
     assert err.to_dict()["kind"] == "bad_value"
 
 
-def test_max_call_chars_must_be_sane() -> None:
-    with pytest.raises(ValueError):
+def test_limits_must_be_sane() -> None:
+    with pytest.raises(ConfigurationError):
         ToolCallParser(TOOLS, max_call_chars=10)
+    with pytest.raises(ConfigurationError):
+        ToolCallParser(TOOLS, max_calls=-1)
 
 
 # --------------------------------------------------------------------------- typed tools

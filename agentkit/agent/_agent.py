@@ -250,7 +250,9 @@ class Agent(Generic[OutputT]):
     ) -> RunResult:
         """Run a task to the end and return its :class:`RunResult`."""
         result: RunResult | None = None
-        stream = cast(AsyncGenerator[Event, None], self.stream(task, images=images, history=history))
+        stream = cast(
+            AsyncGenerator[Event, None], self.stream(task, images=images, history=history)
+        )
         try:
             async for event in stream:
                 if isinstance(event, RunFinished):

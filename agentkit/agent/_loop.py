@@ -47,7 +47,13 @@ from agentkit.parsing import ParseResult, TextChunk, ToolCallParser, validate_se
 from agentkit.tools import Risk, RunContext, ToolSet
 from agentkit.tools._call import ToolCall
 from agentkit.trajectory import TrajectoryWriter
-from agentkit.vision import PromptEstimate, PromptTokenMonitor, estimate_prompt_tokens
+from agentkit.vision import (
+    Frame,
+    PromptEstimate,
+    PromptTokenMonitor,
+    ZoomResult,
+    estimate_prompt_tokens,
+)
 
 if TYPE_CHECKING:
     from agentkit.agent._agent import Agent
@@ -109,7 +115,8 @@ class Run:
         self._started = time.monotonic()
         self._final_text = ""
         self._output: Any = None
-        self._pending_detail: list[Any] = []  # frames a tool asked the model to look at (zoom)
+        self._pending_detail: list[Any] = []  # crops a tool asked the model to look at (zoom)
+        self._pending_frames: list[Any] = []  # frames a tool returned (a screenshot)
         self._last_failed = False
         self._token_monitor = PromptTokenMonitor()
         self._token_checks = 0
@@ -250,9 +257,10 @@ class Run:
             step,
             task=self.task,
             detail_frames=self._pending_detail,
+            tool_frames=self._pending_frames,
             last_action_failed=self._last_failed,
         )
-        self._pending_detail = []
+        self._pending_detail, self._pending_frames = [], []
         timings["observe_s"] = time.monotonic() - t
         if obs.message is not None:
             self.messages.append(obs.message)
@@ -276,7 +284,7 @@ class Run:
 
         # request, with the retries that are safe here: nothing of this turn has run yet
         t = time.monotonic()
-        response, parsed, estimate = await self._request(step, obs.choice, record)
+        response, parsed, estimate = await self._request(step, obs.choice, record, obs.detail_only)
         timings["model_s"] = time.monotonic() - t
         if response.first_token_s is not None:
             timings["first_token_s"] = response.first_token_s
@@ -334,12 +342,12 @@ class Run:
         return done
 
     async def _request(
-        self, step: int, choice: Any, record: dict[str, Any]
+        self, step: int, choice: Any, record: dict[str, Any], detail_only: bool = False
     ) -> tuple[ModelResponse, ParseResult, PromptEstimate]:
         overflow_recovered = False
         stream_retries = 0
         while True:
-            request = self._build_request(choice)
+            request = self._build_request(choice, detail_only)
             record["request"] = {
                 "messages": len(request.messages),
                 "images": sum(len(m.images) for m in request.messages),
@@ -376,9 +384,9 @@ class Run:
             record.setdefault("retries", []).append({"reason": reason, "message": msg})
             await self.emit(Retry(step, reason, msg))
 
-    def _build_request(self, choice: Any) -> ModelRequest:
+    def _build_request(self, choice: Any, detail_only: bool = False) -> ModelRequest:
         s = self.agent.settings
-        messages = self.observer.history_view(self.messages)
+        messages = self.observer.history_view(self.messages, detail_only=detail_only)
         tools = self.toolset.openai_schemas()
         return ModelRequest(
             messages=messages,
@@ -599,11 +607,12 @@ class Run:
 
     def _render_output(self, value: Any) -> str:
         frame = getattr(value, "frame", None)
-        if frame is not None and hasattr(frame, "image"):
-            self._pending_detail.append(frame)
-            return str(
-                getattr(value, "text", "") or "The requested region is attached at high detail."
-            )
+        if isinstance(frame, Frame):
+            if isinstance(value, ZoomResult):
+                self._pending_detail.append(frame)
+                return value.text or "The requested region is attached at high detail."
+            self._pending_frames.append(frame)
+            return str(getattr(value, "text", "") or "The frame is attached.")
         if value is None:
             return "done"
         if isinstance(value, str):

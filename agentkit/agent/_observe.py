@@ -38,6 +38,7 @@ class Observation:
     message: Message | None
     frame_records: list[dict[str, Any]] = field(default_factory=list)
     visual_tokens: int = 0
+    detail_only: bool = False  # a zoom step: only the crops are sent, at 4x
 
 
 class Observer:
@@ -112,10 +113,17 @@ class Observer:
         task: str,
         detail_frames: list[Frame],
         last_action_failed: bool,
+        tool_frames: list[Frame] = (),  # type: ignore[assignment]
     ) -> Observation:
+        """Frames for this step: a zoom's crops alone (coarse-to-fine: the full frame was seen at
+        the previous step), else frames a tool returned (a screenshot), else the source's."""
         agent = self.agent
         frames: list[Frame] = []
-        if agent.source is not None and self.prefetched is not None:
+        if detail_frames:
+            self.prefetched = None
+        elif tool_frames:
+            frames, self.prefetched = list(tool_frames), None
+        elif agent.source is not None and self.prefetched is not None:
             frames, self.prefetched = [self.prefetched], None
         elif agent.source is not None:
             got = await asyncio.to_thread(agent.source.grab)
@@ -168,7 +176,7 @@ class Observer:
             message = Message("user", [TextPart(f"{label}, step {step}:"), *parts])
         records, self._records = self._records, []
         tokens, self._tokens = self._tokens, 0
-        return Observation(choice, message, records, tokens)
+        return Observation(choice, message, records, tokens, detail_only=bool(detail_frames))
 
     async def settle(self, timeout_s: float) -> None:
         """After an action: wait until the screen stops changing, keep that frame for next step."""
@@ -180,10 +188,26 @@ class Observer:
         frame, _settled = await asyncio.to_thread(wait_until_settled, source, timeout_s=timeout_s)
         self.prefetched = frame
 
-    def history_view(self, messages: list[Message]) -> list[Message]:
-        """What the model is sent: the agent's history policy applied to the conversation."""
+    def history_view(self, messages: list[Message], *, detail_only: bool = False) -> list[Message]:
+        """What the model is sent: the agent's history policy applied to the conversation.
+
+        With ``detail_only`` every image but those of the last message is left out: the request
+        is sent at 4x, which applies to all its images, and the crops are what it is for.
+        """
         history = self.agent.history
-        return history.apply(messages) if history is not None else list(messages)
+        view = history.apply(messages) if history is not None else list(messages)
+        if not detail_only:
+            return view
+        out = []
+        for i, msg in enumerate(view):
+            if i == len(view) - 1 or isinstance(msg.content, str) or not msg.images:
+                out.append(msg)
+                continue
+            content: list[Part] = [
+                TextPart(_OMITTED) if isinstance(p, ImagePart) else p for p in msg.content
+            ]
+            out.append(Message(msg.role, content, msg.tool_calls, msg.tool_call_id, msg.name))
+        return out
 
     def shrink_history(self, messages: list[Message]) -> bool:
         """Drop every image but the newest, in place (context-overflow recovery).

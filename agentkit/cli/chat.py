@@ -89,7 +89,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
-    add_agent_options(p)
+    add_agent_options(p, tools_default="none on; the installed packs can be switched on with /tool")
     p.add_argument(
         "--image",
         metavar="PATH",

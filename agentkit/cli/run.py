@@ -50,7 +50,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         formatter_class=HelpFormatter,
     )
     p.add_argument("task", metavar="TASK", help="what to do, in plain words")
-    add_agent_options(p)
+    add_agent_options(p, tools_default="every installed pack")
     src = p.add_argument_group("what the agent sees")
     src.add_argument(
         "--source",
@@ -98,7 +98,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_command)
 
 
-def add_agent_options(p: argparse.ArgumentParser) -> None:
+def add_agent_options(p: argparse.ArgumentParser, *, tools_default: str) -> None:
     """``--mode``, ``--tools``, ``--instructions``, ``--wait`` (shared by ``run`` and ``chat``)."""
     g = p.add_argument_group("agent")
     g.add_argument(
@@ -110,7 +110,7 @@ def add_agent_options(p: argparse.ArgumentParser) -> None:
         "--tools",
         metavar="PACK,...",
         help="tool packs (installed entry points, see `agentkit tools`) or module:attribute; "
-        "'none' for no tools",
+        f"'none' for no tools (default: {tools_default})",
     )
     g.add_argument("--instructions", metavar="TEXT", help="the system prompt")
     g.add_argument(

@@ -85,7 +85,9 @@ class GrammarLogitsProcessor:
             found = [tokenizer.convert_tokens_to_ids(t) for t in _STOP_TOKENS]
             stop_token_ids = [int(i) for i in found if isinstance(i, int) and i != unk]
         self._stop = list(stop_token_ids)
-        self._compiled: dict[int, Any] = {}  # per vocabulary width (the model's may exceed the tokenizer's)
+        self._compiled: dict[
+            int, Any
+        ] = {}  # per vocabulary width (the model's may exceed the tokenizer's)
         self._lock = threading.Lock()
         self._matchers: list[Any] = []
         self._last: Any = None

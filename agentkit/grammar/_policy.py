@@ -104,5 +104,7 @@ class GrammarPolicy:
                 "structured_outputs": None,
                 "tool_choice": "required" if self.require_call else "auto",
             }
-        return {"structured_outputs": self.grammar(tools).structured_outputs(), "tool_choice": "auto"}
-
+        return {
+            "structured_outputs": self.grammar(tools).structured_outputs(),
+            "tool_choice": "auto",
+        }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeGuard
 
 __all__ = [
     "Alt",
@@ -48,7 +48,7 @@ class Lit:
 class Chars:
     """One character from a class: ``items`` are single characters or ``(low, high)`` ranges."""
 
-    items: tuple[Union[str, tuple[str, str]], ...]
+    items: tuple[str | tuple[str, str], ...]
     negated: bool = False
 
 
@@ -79,7 +79,7 @@ class Ref:
     node: Node
 
 
-Node = Union[Lit, Chars, Seq, Alt, Rep, Ref]
+Node = Lit | Chars | Seq | Alt | Rep | Ref
 EMPTY = Lit("")
 
 
@@ -240,9 +240,7 @@ def render_gbnf(root: Node) -> str:
         if isinstance(node, Chars):
             return "[" + _class_body(node) + "]"
         if isinstance(node, Seq):
-            return " ".join(
-                f"({expr(i)})" if isinstance(i, Alt) else expr(i) for i in node.items
-            )
+            return " ".join(f"({expr(i)})" if isinstance(i, Alt) else expr(i) for i in node.items)
         if isinstance(node, Alt):
             return " | ".join(expr(i) for i in node.items)
         inner = expr(node.node)
@@ -357,7 +355,7 @@ def _bound(schema: dict[str, Any], inclusive: str, exclusive: str) -> tuple[floa
     return value, strict
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -390,7 +388,9 @@ def _multiple_of(schema: dict[str, Any]) -> Node | None:
 
 def _number(schema: dict[str, Any]) -> Node | None:
     if schema.get("multipleOf") is not None:
-        return _multiple_of(schema) if schema.get("multipleOf") == int(schema["multipleOf"]) else None
+        return (
+            _multiple_of(schema) if schema.get("multipleOf") == int(schema["multipleOf"]) else None
+        )
     lo, lo_strict = _bound(schema, "minimum", "exclusiveMinimum")
     hi, hi_strict = _bound(schema, "maximum", "exclusiveMaximum")
     ints = _integer(schema)
@@ -441,10 +441,14 @@ def _raw_string(schema: dict[str, Any], *, mixed: bool) -> Node | None:
         if hi == 0:
             return EMPTY if lo == 0 else None
         rest_lo, rest_hi = max(0, lo - 1), None if hi is None else hi - 1
-        body = seq(_RAW_FIRST_MIXED, Rep(_RAW_CHAR if hi is not None else _RAW_CHAR, rest_lo, rest_hi))
+        body = seq(
+            _RAW_FIRST_MIXED, Rep(_RAW_CHAR if hi is not None else _RAW_CHAR, rest_lo, rest_hi)
+        )
         return body if lo > 0 else opt(body)
     if lo == 0 and hi is None:
-        return seq(Rep(alt(_RAW_CHAR, seq(Lit("<"), _RAW_AFTER_LT)) or EMPTY, 0, None), opt(Lit("<")))
+        return seq(
+            Rep(alt(_RAW_CHAR, seq(Lit("<"), _RAW_AFTER_LT)) or EMPTY, 0, None), opt(Lit("<"))
+        )
     return Rep(_RAW_CHAR, lo, hi)
 
 
@@ -677,8 +681,13 @@ def _json_object(schema: dict[str, Any], depth: int) -> Node | None:
             key_schema = schema.get("propertyNames")
             value = json_value({} if extra is True else extra, depth + 1)
             key = _json_string(key_schema if isinstance(key_schema, dict) else {"type": "string"})
-            if value is not None and key is not None and not (
-                isinstance(key_schema, dict) and set(key_schema) - {"type", "minLength", "maxLength"}
+            if (
+                value is not None
+                and key is not None
+                and not (
+                    isinstance(key_schema, dict)
+                    and set(key_schema) - {"type", "minLength", "maxLength"}
+                )
             ):
                 members.append((seq(key, _COLON, value), False))
     lo, hi = _length_bounds(schema, "minProperties", "maxProperties")

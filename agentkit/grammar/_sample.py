@@ -9,10 +9,17 @@ from agentkit.grammar._regex import Alt, Chars, Lit, Node, Ref, Rep, Seq
 __all__ = ["sample_text"]
 
 # Characters tried for a negated class: ASCII, the format's own tag characters, a few wider ones.
-_POOL = (
-    [chr(c) for c in range(0x20, 0x7F)]
-    + ["\n", "\t", "\r", "\x00", "\x1f", "é", "中", "😀", "\u2028"]
-)
+_POOL = [chr(c) for c in range(0x20, 0x7F)] + [
+    "\n",
+    "\t",
+    "\r",
+    "\x00",
+    "\x1f",
+    "é",
+    "中",
+    "😀",
+    "\u2028",
+]
 
 
 def _pick(node: Chars, rng: random.Random) -> str:

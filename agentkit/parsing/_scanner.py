@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from agentkit.errors import (
     CallTooLargeError,
+    ConfigurationError,
     MalformedCallError,
     ToolCallError,
     TooManyCallsError,
@@ -183,8 +184,12 @@ class ToolCallParser:
         call_id_prefix: str = "call",
         start_in_think: bool = False,
     ) -> None:
-        if max_call_chars < 64:
-            raise ValueError("max_call_chars must be at least 64")
+        if not isinstance(max_call_chars, int) or max_call_chars < 64:
+            raise ConfigurationError(
+                f"max_call_chars must be an integer of at least 64, not {max_call_chars!r}."
+            )
+        if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 0):
+            raise ConfigurationError(f"max_calls must be None or an integer >= 0, not {max_calls!r}.")
         self._toolset = toolset
         self._cap = max_call_chars
         self._max_calls = max_calls

@@ -17,21 +17,20 @@ CloseCallback = Callable[[], Any]
 
 
 class _CloseHook:
-    """One ``on_close`` callback, shared by every set composed from the one that declared it,
-    so that it runs once however many of them are closed."""
+    """One ``on_close`` callback, shared by every set composed from the one that declared it.
 
-    __slots__ = ("callback", "done")
+    A set is closed at the end of every run that used it (an agent runs many tasks), so a hook
+    runs once per :meth:`ToolSet.aclose` call; the callbacks must be idempotent (releasing keys
+    that are not held does nothing)."""
+
+    __slots__ = ("callback",)
 
     def __init__(self, callback: CloseCallback) -> None:
         if not callable(callback):
             raise ToolDefinitionError(f"on_close callbacks must be callables, got {callback!r}.")
         self.callback = callback
-        self.done = False
 
     async def run(self) -> None:
-        if self.done:
-            return
-        self.done = True
         result = self.callback()
         if inspect.isawaitable(result):
             await result
@@ -204,7 +203,7 @@ class ToolSet:
         return callback
 
     async def aclose(self) -> None:
-        """Run every ``on_close`` callback that has not run yet, each once, even if some fail.
+        """Run every ``on_close`` callback once, even if some fail (again at the next call).
 
         Raises:
             Exception: the one callback error, or an ``ExceptionGroup`` of several.
