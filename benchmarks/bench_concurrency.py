@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import resource
@@ -57,7 +58,9 @@ def _rusage_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-async def _level(base_url: str, n: int, runs: int, steps: int, frames: Any, settings: Any) -> dict[str, Any]:
+async def _level(
+    base_url: str, n: int, runs: int, steps: int, frames: Any, settings: Any
+) -> dict[str, Any]:
     import httpx
 
     from agentkit.backends.openai_compat import OpenAICompatBackend
@@ -65,14 +68,28 @@ async def _level(base_url: str, n: int, runs: int, steps: int, frames: Any, sett
     limits = httpx.Limits(max_connections=max(n, 10), max_keepalive_connections=max(n, 10))
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120, connect=10)) as http:
         backend = OpenAICompatBackend(
-            base_url, SERVER_MODEL, settings=settings, http_client=http, first_token_timeout_s=120, idle_timeout_s=60
+            base_url,
+            SERVER_MODEL,
+            settings=settings,
+            http_client=http,
+            first_token_timeout_s=120,
+            idle_timeout_s=60,
         )
         agent = make_agent(backend, frames, settings, steps)
+        lags: list[float] = []
+        monitor = asyncio.create_task(_watch_loop(lags))
         t0 = time.perf_counter()
-        results = await agent.run_many_async([f"task {i}" for i in range(runs)], concurrency=n)
-        wall = time.perf_counter() - t0
+        try:
+            results = await agent.run_many_async([f"task {i}" for i in range(runs)], concurrency=n)
+        finally:
+            wall = time.perf_counter() - t0
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
     step_times = []
     for r in results:
+        if r.trajectory_dir is None:
+            continue
         for line in (r.trajectory_dir / "steps.jsonl").read_text().splitlines():
             rec = json.loads(line)
             if rec.get("type") == "step":
@@ -83,6 +100,29 @@ async def _level(base_url: str, n: int, runs: int, steps: int, frames: Any, sett
         "steps": sum(r.steps for r in results),
         "wall_s": wall,
         "step_s_median_ms": round(statistics.median(step_times) * 1000, 2) if step_times else None,
+        "loop_lag_ms": _lag_stats(lags),
+    }
+
+
+LAG_TICK_S = 0.005
+
+
+async def _watch_loop(lags: list[float]) -> None:
+    """How late a 5 ms timer fires: the time the event loop spent blocked by other work."""
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(LAG_TICK_S)
+        lags.append(max(0.0, time.perf_counter() - t - LAG_TICK_S))
+
+
+def _lag_stats(lags: list[float]) -> dict[str, float | None]:
+    if not lags:
+        return {"median": None, "p95": None, "max": None}
+    s = sorted(lags)
+    return {
+        "median": round(statistics.median(s) * 1000, 2),
+        "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))] * 1000, 2),
+        "max": round(s[-1] * 1000, 2),
     }
 
 
@@ -99,9 +139,19 @@ def measure(levels: list[int], steps: int, min_runs: int, workloads: list[str]) 
                 for n in levels:
                     runs = max(n, min_runs)
                     use = frames if workload == "screenshot" else None
-                    s0, c0, r0, w0 = srv.cpu_s(), time.process_time(), _rusage_s(), time.perf_counter()
+                    s0, c0, r0, w0 = (
+                        srv.cpu_s(),
+                        time.process_time(),
+                        _rusage_s(),
+                        time.perf_counter(),
+                    )
                     got = asyncio.run(_level(srv.base_url, n, runs, steps, use, settings))
-                    s1, c1, r1, w1 = srv.cpu_s(), time.process_time(), _rusage_s(), time.perf_counter()
+                    s1, c1, r1, w1 = (
+                        srv.cpu_s(),
+                        time.process_time(),
+                        _rusage_s(),
+                        time.perf_counter(),
+                    )
                     k = max(1, got["steps"])
                     client_ms = (c1 - c0) * 1000 / k
                     rows.append(
@@ -118,7 +168,10 @@ def measure(levels: list[int], steps: int, min_runs: int, workloads: list[str]) 
                             "server_cpu_ms_per_step": round((s1 - s0) * 1000 / k, 3),
                             "client_cpu_utilisation": round((c1 - c0) / (w1 - w0), 3),
                             "step_s_median_ms": got["step_s_median_ms"],
-                            "client_steps_per_cpu_s": round(1000 / client_ms, 1) if client_ms > 0 else None,
+                            "loop_lag_ms": got["loop_lag_ms"],
+                            "client_steps_per_cpu_s": round(1000 / client_ms, 1)
+                            if client_ms > 0
+                            else None,
                             "load_average_1m": load_average(),
                         }
                     )
@@ -132,10 +185,19 @@ def measure(levels: list[int], steps: int, min_runs: int, workloads: list[str]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--levels", default="1,8,32,64")
-    ap.add_argument("--steps", type=int, default=4, help="tool-call steps per run (plus the final answer)")
-    ap.add_argument("--min-runs", type=int, default=8, help="runs per level at least (N agents run max(N, this))")
+    ap.add_argument(
+        "--steps", type=int, default=4, help="tool-call steps per run (plus the final answer)"
+    )
+    ap.add_argument(
+        "--min-runs",
+        type=int,
+        default=8,
+        help="runs per level at least (N agents run max(N, this))",
+    )
     ap.add_argument("--workloads", default="screenshot,text_only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "concurrency.json"))
     args = ap.parse_args(argv)
@@ -150,15 +212,23 @@ def main(argv: list[str] | None = None) -> int:
     worst = max((r["client_cpu_ms_per_step"] for r in shot), default=None)
     result = {
         "benchmark": "concurrency",
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine_at_start,
         "load_average_1m_at_end": load_average(),
-        "command": "python benchmarks/bench_concurrency.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "config": {"levels": levels, "steps": args.steps, "min_runs": args.min_runs, "frame": "1920x1080"},
+        "command": "python benchmarks/bench_concurrency.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "config": {
+            "levels": levels,
+            "steps": args.steps,
+            "min_runs": args.min_runs,
+            "frame": "1920x1080",
+        },
         "workloads": rows,
         "server_preprocess_ms_per_1080p_gpu": SERVER_PREPROCESS_MS_PER_1080P,
         "client_cpu_ms_per_step_worst_screenshot": worst,
-        "server_to_client_cpu_ratio": round(SERVER_PREPROCESS_MS_PER_1080P / worst, 2) if worst else None,
+        "server_to_client_cpu_ratio": round(SERVER_PREPROCESS_MS_PER_1080P / worst, 2)
+        if worst
+        else None,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Run on the GPU machine after `.gpu/run/dev_run.sh` has vLLM serving (BASE_URL and MODEL set):
 
-    BENCH_CMD="python benchmarks/gpu_bench.py --out \$OUT/gpu.json" bash .gpu/run/dev_run.sh main
+    BENCH_CMD='python benchmarks/gpu_bench.py --out $OUT/gpu.json' bash .gpu/run/dev_run.sh main
 
 Sections (each bounded in time; results are written after every section):
   overhead     agentkit vs a bare `openai` client sending identical requests: first token, step time

@@ -6,6 +6,10 @@ Run on the GPU machine once `.gpu/run/dev_run.sh` has vLLM serving (BASE_URL and
     BENCH_CMD="python benchmarks/gpu_grammar.py" bash .gpu/run/dev_run.sh main
 
 It needs only the repository on PYTHONPATH and httpx, pydantic and jsonschema (all vLLM deps).
+On a fresh machine the server start leaves about 4 minutes of the call: the run stops at
+``--budget-s`` (default 480 s, or ``BENCH_BUDGET_S``) and saves after each section, so either pass
+``--budget-s 200`` there, or run it again as a second ``dev_run.sh main`` call while the server is
+still up (the full run takes roughly 3-5 minutes; estimate, not measured).
 
 What it does, for N random tool sets (default 100, seeded):
   1. Builds the request fields exactly as an agent with ``grammar=GrammarPolicy("always",
@@ -124,9 +128,10 @@ def body(
         "temperature": 0.7,
         "max_tokens": max_tokens,
         "stream": stream,
-        "stop_token_ids": STOP_TOKEN_IDS,
         "chat_template_kwargs": {"enable_thinking": False},
     }
+    if not ignore_eos:  # vLLM stops on stop_token_ids even with ignore_eos
+        out["stop_token_ids"] = STOP_TOKEN_IDS
     if stream:
         out["stream_options"] = {"include_usage": True}
     if structured is not None:

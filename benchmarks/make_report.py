@@ -4,7 +4,8 @@
 
 Reads what exists of: overhead.json, concurrency.json, vision.json, parser.json, soak.json,
 soak_short.json, run_all.json (CPU, from ``benchmarks/run_all.py``) and gpu*.json (from
-``benchmarks/gpu_bench.py`` on the GPU machine). A missing file gives "not measured yet" in its
+``benchmarks/gpu_bench.py`` on the GPU machine; a file from ``benchmarks/gpu_embedded.py``, e.g.
+gpu_embedded.json, gets its own section). A missing file gives "not measured yet" in its
 section, never an invented number. Plots need matplotlib (the ``bench`` extra); without it the page
 is written without them and says so.
 """
@@ -89,7 +90,9 @@ def machine_line(data: dict[str, Any]) -> str:
             f"Pillow {m['pillow']}" if m.get("pillow") else "",
             f"agentkit {m['agentkit']}" if m.get("agentkit") else "",
             str(m.get("platform") or ""),
-            f"1-minute load average {m['load_average_1m']:g} at the start" if m.get("load_average_1m") is not None else "",
+            f"1-minute load average {m['load_average_1m']:g} at the start"
+            if m.get("load_average_1m") is not None
+            else "",
         ]
         text = ", ".join(b for b in bits if b)
     else:
@@ -152,9 +155,16 @@ def plot_overhead(data: dict[str, Any], path: Path) -> bool:
         labels.append(label)
         for k in keys:
             v = get(r, k, "median_ms", default=0.0) or 0.0
-            ax2.barh(i, v, left=left, color=colors[k], label=k.replace("_s", "") if i == 0 else None)
+            ax2.barh(
+                i, v, left=left, color=colors[k], label=k.replace("_s", "") if i == 0 else None
+            )
             left += v
-        ax2.text(left, i, f" {get(r, 'step_s', 'median_ms', default=0):.1f} ms", va="center", fontsize=8)
+        ax2.text(
+            left, i, f" {get(r, 'step_s', 'median_ms', default=0):.1f} ms", va="center", fontsize=8
+        )
+    widest = max((get(r, "step_s", "median_ms", default=0) or 0 for _, r in bars), default=0)
+    if widest:
+        ax2.set_xlim(0, widest * 1.2)
     ax2.set_yticks(range(len(labels)), labels, fontsize=8)
     ax2.invert_yaxis()
     ax2.set_xlabel("ms per step (median; model = zero-latency)")
@@ -166,6 +176,14 @@ def plot_overhead(data: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def _agents_axis(ax: Any, levels: list[int]) -> None:
+    ax.set_xscale("log", base=2)
+    if levels:
+        ax.set_xticks(levels, [str(n) for n in levels])
+        ax.minorticks_off()
+    ax.set_xlabel("concurrent agents")
+
+
 def plot_concurrency(data: dict[str, Any], path: Path) -> bool:
     plt = _pyplot()
     if plt is None:
@@ -174,15 +192,29 @@ def plot_concurrency(data: dict[str, Any], path: Path) -> bool:
     for workload, rows in (data.get("workloads") or {}).items():
         xs = [r["agents"] for r in rows]
         ax1.plot(xs, [r["client_cpu_ms_per_step"] for r in rows], "o-", label=f"client, {workload}")
-        ax1.plot(xs, [r["server_cpu_ms_per_step"] for r in rows], "x:", label=f"LocalServer, {workload}")
+        ax1.plot(
+            xs, [r["server_cpu_ms_per_step"] for r in rows], "x:", label=f"LocalServer, {workload}"
+        )
         ax2.plot(xs, [r["steps_per_s"] for r in rows], "o-", label=workload)
     ref = data.get("server_preprocess_ms_per_1080p_gpu")
     if ref:
-        ax1.axhline(ref, color="#c44e52", ls="--", label=f"vLLM preprocessing of one 1080p image ({ref:g} ms)")
-    for ax in (ax1, ax2):
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("concurrent agents")
-        ax.legend(fontsize=8)
+        ax1.axhline(
+            ref,
+            color="#c44e52",
+            ls="--",
+            label=f"vLLM preprocessing of one 1080p image ({ref:g} ms)",
+        )
+        ax1.set_ylim(0, ref * 1.6)
+        ax2.axhline(
+            1000 / ref,
+            color="#c44e52",
+            ls="--",
+            label=f"vLLM preprocessing cap ({1000 / ref:.1f} screenshots/s)",
+        )
+    levels = sorted({r["agents"] for rows in (data.get("workloads") or {}).values() for r in rows})
+    for ax, where in ((ax1, "upper right"), (ax2, "center right")):
+        _agents_axis(ax, levels)
+        ax.legend(fontsize=8, loc=where)
     ax1.set_ylabel("CPU ms per step")
     ax1.set_title("CPU per step: agent side vs server side")
     ax2.set_ylabel("steps per second (zero-latency server)")
@@ -193,13 +225,21 @@ def plot_concurrency(data: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def gpu_series(gpus: dict[str, dict[str, Any]]) -> list[tuple[str, list[int], list[float], list[float]]]:
+def gpu_series(
+    gpus: dict[str, dict[str, Any]],
+) -> list[tuple[str, list[int], list[float], list[float]]]:
     """(label, agents, median ttft s, p95 ttft s) per file and mode."""
     series = []
     for name, data in gpus.items():
         by_mode: dict[str, list[dict[str, Any]]] = {}
         for row in data.get("concurrency") or []:
-            mode = row.get("mode") or row.get("policy") or data.get("mode") or data.get("policy") or "16x"
+            mode = (
+                row.get("mode")
+                or row.get("policy")
+                or data.get("mode")
+                or data.get("policy")
+                or "16x"
+            )
             by_mode.setdefault(str(mode), []).append(row)
         for mode, rows in by_mode.items():
             rows = [r for r in rows if get(r, "ttft", "median") is not None]
@@ -226,7 +266,7 @@ def plot_gpu_ttft(gpus: dict[str, dict[str, Any]], path: Path) -> bool:
     for label, xs, med, p95 in series:
         line = ax.plot(xs, med, "o-", label=f"{label}: median")[0]
         ax.plot(xs, p95, "^:", color=line.get_color(), label=f"{label}: p95")
-    ax.set_xscale("log", base=2)
+    _agents_axis(ax, sorted({x for _, xs, _, _ in series for x in xs}))
     ax.set_xlabel("concurrent agents (one screenshot each)")
     ax.set_ylabel("time to first token (s)")
     ax.set_title("Time to first token vs concurrency, real vLLM on the GPU")
@@ -285,13 +325,34 @@ def section_overhead(data: dict[str, Any] | None, img: str | None) -> str:
         ),
         "",
         f"All parts together: **{fmt(data.get('parts_total_median_ms'), 2)} ms** per step, of which "
-        f"**{fmt(data.get('parts_total_without_encode_ms'), 2)} ms** is not the image encoding.",
+        f"**{fmt(data.get('parts_total_without_encode_ms'), 2)} ms** is not image work (encoding the new screenshot, downgrading an older one).",
         "",
+    ]
+    loop_ms = data.get("event_loop_ms_per_step")
+    if loop_ms:
+        out += [
+            f"Where it runs: {', '.join(f'`{n}`' for n in data.get('threaded_parts', []))} run in worker "
+            f"threads ({fmt(data.get('worker_thread_ms_per_step'), 1)} ms); the other parts, "
+            f"**{fmt(loop_ms, 1)} ms**, run on the event loop that all agents of one process share, "
+            f"so one process carries at most about {fmt(1000 / loop_ms, 0)} such steps per second "
+            "(before the HTTP client's own share, see the concurrency section)."
+            + (
+                f" The largest share on the loop is `downgrade_image` "
+                f"({fmt(get(data, 'parts', 'downgrade_image', 'median_ms'), 1)} ms): the bounded "
+                "history re-encodes one older frame as a thumbnail each step, synchronously."
+                if (get(data, "parts", "downgrade_image", "median_ms") or 0) > loop_ms / 2
+                else ""
+            ),
+            "",
+        ]
+    out += [
         "Whole steps of a real `Agent` run (the loop's own `timings` in `steps.jsonl`; medians over "
         "runs, p95 over all steps). The model answers at once: `ScriptedBackend` in the same process, "
         "or `LocalServer` over real HTTP/SSE in a separate process. With a frame source, `observe` is "
-        "the encoding and recording of the screenshot (the capture itself is free here); `model` "
-        "includes building the request, the bounded history, streaming and parsing.",
+        "the encoding and recording of the screenshot, plus a stand-in for the capture (a copy of a "
+        f"pre-rendered frame stamped with a counter, {fmt(w.get('grab_ms'), 1)} ms, so that no two "
+        "frames are equal); `model` includes building the request, the bounded history, streaming "
+        "and parsing.",
         "",
     ]
     rows = []
@@ -310,7 +371,18 @@ def section_overhead(data: dict[str, Any] | None, img: str | None) -> str:
                 ]
             )
     out += [
-        table(["workload", "backend", "observe ms", "model ms", "tools ms", "step ms (median)", "step ms (p95)"], rows),
+        table(
+            [
+                "workload",
+                "backend",
+                "observe ms",
+                "model ms",
+                "tools ms",
+                "step ms (median)",
+                "step ms (p95)",
+            ],
+            rows,
+        ),
         "",
     ]
     for workload, r in (data.get("steps") or {}).items():
@@ -324,7 +396,9 @@ def section_overhead(data: dict[str, Any] | None, img: str | None) -> str:
     return "\n".join(out)
 
 
-def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
+def section_concurrency(
+    data: dict[str, Any] | None, img: str | None, overhead: dict[str, Any] | None = None
+) -> str:
     out = ["## Concurrent agents on the CPU", ""]
     if data is None:
         return "\n".join(out + [NOT_MEASURED, ""])
@@ -354,6 +428,7 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
                     "server CPU ms/step",
                     "client CPU use (cores)",
                     "step ms (median)",
+                    "event-loop lag ms (p95)",
                     "load avg",
                 ],
                 [
@@ -366,6 +441,7 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
                         fmt(r["server_cpu_ms_per_step"], 2),
                         fmt(r["client_cpu_utilisation"], 2),
                         fmt(r.get("step_s_median_ms"), 1),
+                        fmt(get(r, "loop_lag_ms", "p95"), 1),
                         fmt(r.get("load_average_1m"), 1),
                     ]
                     for r in rows
@@ -385,16 +461,21 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
         lines = [
             "**The client is not the bottleneck.**",
             "",
-            f"- Per step the agent side spends {fmt(min(cpu), 1)}-{fmt(max(cpu), 1)} ms of CPU with a "
+            f"- Per step the agent side spends {_span(cpu)} ms of CPU with a "
             f"fresh 1080p screenshot, from {shot[0]['agents']} to {shot[-1]['agents']} agents: the "
-            "cost per step does not grow with concurrency. Most of it is the image encoding (see "
-            "the step overhead above), which runs in worker threads, off the event loop.",
+            "cost per step does not grow with concurrency. Most of it is image work (see the step "
+            "overhead above): encoding the new screenshot, in a worker thread"
+            + (
+                ", and downgrading an older frame for the bounded history, on the event loop."
+                if get(overhead, "parts", "downgrade_image") is not None
+                else "."
+            ),
         ]
         if text:
             tcpu = [r["client_cpu_ms_per_step"] for r in text]
             lines.append(
                 f"- Without a screenshot the whole SDK side of a step (request, HTTP, streaming, "
-                f"parsing, tools, trajectory) costs {fmt(min(tcpu), 1)}-{fmt(max(tcpu), 1)} ms of CPU."
+                f"parsing, tools, trajectory) costs {_span(tcpu)} ms of CPU."
             )
         lines += [
             f"- vLLM spends about **{fmt(ref, 0)} ms of serial CPU preprocessing per 1080p "
@@ -402,20 +483,49 @@ def section_concurrency(data: dict[str, Any] | None, img: str | None) -> str:
             f"`../shared/gpu/README.md`): {fmt(ref / worst, 1)}x the client's worst CPU per step, "
             f"and on one core. One client core feeds about {fmt(1000 / worst, 0)} screenshot steps "
             f"per second; the server's preprocessing caps near {fmt(1000 / ref, 1)}.",
-            f"- The steps/s column is bounded by this shared machine, not by the client: the client "
-            f"process used {fmt(min(util), 2)}-{fmt(max(util), 2)} of a core"
+            f"- Against a server that answers at once, the client's CPU is by construction what "
+            f"bounds the steps/s column: the agent process used {_span(util, 2)} "
+            f"cores of this {get(data, 'machine', 'cpus', default='?')}-core machine"
             + (
-                f" while the 1-minute load average was {fmt(min(loads), 1)}-{fmt(max(loads), 1)} on "
-                f"{get(data, 'machine', 'cpus', default='?')} cores (other engineers' jobs)."
+                f", shared with other jobs (1-minute load average {_span(loads)})."
                 if loads
                 else "."
-            ),
-            "",
+            )
+            + " Against a real server the figure that matters is the CPU per step above, next to the "
+            "server's own per-step cost.",
         ]
+        loop_ms = get(overhead, "event_loop_ms_per_step")
+        lag = [
+            (r["agents"], get(r, "loop_lag_ms", "p95"))
+            for r in shot
+            if get(r, "loop_lag_ms", "p95") is not None
+        ]
+        if loop_ms:
+            text_loop = max((r["client_cpu_ms_per_step"] for r in text), default=0.0)
+            per_step = loop_ms + text_loop
+            lines.append(
+                f"- The one serial point on the client is the event loop, shared by all agents of a "
+                f"process. Per screenshot step it carries about {fmt(loop_ms, 1)} ms of the parts above "
+                f"plus at most {fmt(text_loop, 1)} ms of HTTP, streaming and loop bookkeeping (the "
+                f"text-only CPU per step): one process tops out near {fmt(1000 / per_step, 0)} screenshot "
+                f"steps per second, {fmt(ref / per_step, 1)}x the server's preprocessing cap."
+                + (
+                    f" When many agents step in lockstep, the loop's timers run late: p95 event-loop "
+                    f"lag {fmt(lag[-1][1], 0)} ms at {lag[-1][0]} agents here."
+                    if lag
+                    else ""
+                )
+            )
+        lines.append("")
         out += lines
     if img:
         out += [f"![Client CPU per step vs concurrency]({img})", ""]
     return "\n".join(out)
+
+
+def _span(values: list[float], nd: int = 1) -> str:
+    lo, hi = fmt(min(values), nd), fmt(max(values), nd)
+    return lo if lo == hi else f"{lo}-{hi}"
 
 
 def _encode_rows(rows: list[dict[str, Any]]) -> str:
@@ -460,7 +570,10 @@ def section_vision(data: dict[str, Any] | None) -> str:
                 "",
                 table(
                     ["level", "encode ms", "bytes"],
-                    [[r["compress_level"], fmt(r["encode_ms"], 1), fmt(r["bytes"])] for r in screen["png_levels"]],
+                    [
+                        [r["compress_level"], fmt(r["encode_ms"], 1), fmt(r["bytes"])]
+                        for r in screen["png_levels"]
+                    ],
                 ),
                 "",
             ]
@@ -469,7 +582,12 @@ def section_vision(data: dict[str, Any] | None) -> str:
         out += ["A drawn 2560x1440 desktop:", "", _encode_rows(big["encode"]), ""]
     photo = data.get("photo") or {}
     if photo.get("encode"):
-        out += ["A camera-like photo (smooth shapes and sensor noise), 1920x1080:", "", _encode_rows(photo["encode"]), ""]
+        out += [
+            "A camera-like photo (smooth shapes and sensor noise), 1920x1080:",
+            "",
+            _encode_rows(photo["encode"]),
+            "",
+        ]
     out += _tokens(data)
     return "\n".join(out)
 
@@ -488,7 +606,14 @@ def _tokens(data: dict[str, Any]) -> list[str]:
             "(visual tokens exact, text estimated). From `benchmarks/bench_vision.py`.",
             "",
             table(
-                ["mode", "step", "images (all)", "prompt tokens (all)", "images (bounded)", "prompt tokens (bounded)"],
+                [
+                    "mode",
+                    "step",
+                    "images (all)",
+                    "prompt tokens (all)",
+                    "images (bounded)",
+                    "prompt tokens (bounded)",
+                ],
                 [
                     [
                         r["mode"],
@@ -509,7 +634,14 @@ def _tokens(data: dict[str, Any]) -> list[str]:
             "Coarse-to-fine (the full frame at 16x plus one crop at 4x) against the full frame at 4x:",
             "",
             table(
-                ["frame", "crop", "coarse 16x + crop 4x", "full 4x", "full 16x", "saving vs full 4x"],
+                [
+                    "frame",
+                    "crop",
+                    "coarse 16x + crop 4x",
+                    "full 4x",
+                    "full 16x",
+                    "saving vs full 4x",
+                ],
                 [
                     [
                         fmt(r.get("frame")),
@@ -517,7 +649,9 @@ def _tokens(data: dict[str, Any]) -> list[str]:
                         r.get("coarse_16x_plus_crop_4x"),
                         r.get("full_4x"),
                         r.get("full_16x"),
-                        f"{100 * r['saving']:.0f}%" if isinstance(r.get("saving"), (int, float)) else "–",
+                        f"{100 * r['saving']:.0f}%"
+                        if isinstance(r.get("saving"), (int, float))
+                        else "–",
                     ]
                     for r in c2f
                 ],
@@ -541,9 +675,21 @@ def section_parser(data: dict[str, Any] | None) -> str:
         table(
             ["path", "calls/s", "MB/s"],
             [
-                ["whole text (`parse_tool_calls`)", fmt(r.get("whole_calls_per_s"), 0), fmt(r.get("whole_mb_per_s"), 2)],
-                ["streaming, 4-character deltas (`ToolCallParser`)", fmt(r.get("streaming_calls_per_s"), 0), fmt(r.get("streaming_mb_per_s"), 2)],
-                ["server-parsed calls (`validate_server_calls`)", fmt(r.get("server_calls_per_s"), 0), "–"],
+                [
+                    "whole text (`parse_tool_calls`)",
+                    fmt(r.get("whole_calls_per_s"), 0),
+                    fmt(r.get("whole_mb_per_s"), 2),
+                ],
+                [
+                    "streaming, 4-character deltas (`ToolCallParser`)",
+                    fmt(r.get("streaming_calls_per_s"), 0),
+                    fmt(r.get("streaming_mb_per_s"), 2),
+                ],
+                [
+                    "server-parsed calls (`validate_server_calls`)",
+                    fmt(r.get("server_calls_per_s"), 0),
+                    "–",
+                ],
             ],
         ),
         "",
@@ -568,7 +714,15 @@ def section_parser(data: dict[str, Any] | None) -> str:
             "quadratic blow-up):",
             "",
             table(
-                ["input", "whole 64 KiB", "whole 256 KiB", "streaming 64 KiB", "streaming 256 KiB", "ratio whole", "ratio streaming"],
+                [
+                    "input",
+                    "whole 64 KiB",
+                    "whole 256 KiB",
+                    "streaming 64 KiB",
+                    "streaming 256 KiB",
+                    "ratio whole",
+                    "ratio streaming",
+                ],
                 rows,
             ),
             "",
@@ -615,7 +769,22 @@ def section_soak(long: dict[str, Any] | None, short: dict[str, Any] | None) -> s
         )
     out += [
         table(
-            ["soak", "command", "date", "runs", "steps", "faults", "statuses", "hangs", "recorded", "fds", "threads", "RSS MB", "seconds", "ok"],
+            [
+                "soak",
+                "command",
+                "date",
+                "runs",
+                "steps",
+                "faults",
+                "statuses",
+                "hangs",
+                "recorded",
+                "fds",
+                "threads",
+                "RSS MB",
+                "seconds",
+                "ok",
+            ],
             rows,
         ),
         "",
@@ -629,6 +798,27 @@ def _summary_s(s: Any) -> str:
     if not isinstance(s, dict) or s.get("median") is None:
         return "–"
     return f"{ms(s['median'], 0)} / {ms(s.get('p95'), 0)}"
+
+
+GPU_KNOWN = {
+    "date",
+    "machine",
+    "python",
+    "weights",
+    "out_tokens",
+    "server_args",
+    "overhead",
+    "modes",
+    "concurrency",
+    "raw_concurrency",
+    "images",
+    "errors",
+    "section_s",
+    "command",
+    "vllm",
+    "mode",
+    "policy",
+}
 
 
 def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
@@ -658,7 +848,11 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
         out += [f"### {name}", ""]
         out += [
             f"- Machine: {data.get('machine', 'unknown')}, Python {data.get('python', '?')}"
-            + (f", vLLM {data['vllm']}" if data.get("vllm") else ", vLLM 0.22.0 (per the GPU recipe)"),
+            + (
+                f", vLLM {data['vllm']}"
+                if data.get("vllm")
+                else ", vLLM 0.22.0 (per the GPU recipe)"
+            ),
             f"- Date: {data.get('date', 'unknown')}",
             f"- Server flags beyond the recipe: `{data.get('server_args') or 'none'}`",
             f"- Weights: {data.get('weights', 'random')}; {data.get('out_tokens', '?')} output tokens per request",
@@ -674,14 +868,28 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                 table(
                     ["", "agentkit", "bare client", "ratio (median)"],
                     [
-                        ["time to first token", _summary_s(ov.get("ak_ttft")), _summary_s(ov.get("raw_ttft")), fmt(ov.get("ratio_ttft"), 3)],
-                        ["step (whole request)", _summary_s(ov.get("ak_total")), _summary_s(ov.get("raw_total")), fmt(ov.get("ratio_step"), 3)],
+                        [
+                            "time to first token",
+                            _summary_s(ov.get("ak_ttft")),
+                            _summary_s(ov.get("raw_ttft")),
+                            fmt(ov.get("ratio_ttft"), 3),
+                        ],
+                        [
+                            "step (whole request)",
+                            _summary_s(ov.get("ak_total")),
+                            _summary_s(ov.get("raw_total")),
+                            fmt(ov.get("ratio_step"), 3),
+                        ],
                     ],
                 ),
                 "",
             ]
             if isinstance(ov.get("ratio_ttft"), (int, float)):
-                verdict = "within" if max(ov["ratio_ttft"], ov.get("ratio_step") or 0) <= 1.05 else "outside"
+                verdict = (
+                    "within"
+                    if max(ov["ratio_ttft"], ov.get("ratio_step") or 0) <= 1.05
+                    else "outside"
+                )
                 out += [f"Goal ≤ 1.05: {verdict}.", ""]
         modes = data.get("modes")
         if isinstance(modes, dict) and modes.get("rows"):
@@ -691,9 +899,23 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                 "count; time to first token in ms (median / p95):",
                 "",
                 table(
-                    ["screenshot", "mode", "server tokens", "agentkit tokens", "equal", "first token ms"],
                     [
-                        [r.get("size"), r.get("mode"), r.get("server_image_tokens"), r.get("agentkit_image_tokens"), fmt(r.get("equal")), _summary_s(r.get("ttft"))]
+                        "screenshot",
+                        "mode",
+                        "server tokens",
+                        "agentkit tokens",
+                        "equal",
+                        "first token ms",
+                    ],
+                    [
+                        [
+                            r.get("size"),
+                            r.get("mode"),
+                            r.get("server_image_tokens"),
+                            r.get("agentkit_image_tokens"),
+                            fmt(r.get("equal")),
+                            _summary_s(r.get("ttft")),
+                        ]
                         for r in modes["rows"]
                     ],
                 ),
@@ -706,7 +928,16 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                 "1280x720 screenshot:",
                 "",
                 table(
-                    ["agents", "mode", "completed", "wall s", "output tokens/s", "steps/s", "first token ms (median / p95)", "max"],
+                    [
+                        "agents",
+                        "mode",
+                        "completed",
+                        "wall s",
+                        "output tokens/s",
+                        "steps/s",
+                        "first token ms (median / p95)",
+                        "max",
+                    ],
                     [
                         [
                             r.get("agents"),
@@ -742,7 +973,9 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
             ]
         images = data.get("images")
         if isinstance(images, dict) and images:
-            header_keys = sorted({k for v in images.values() for k in v if k.startswith("concurrent")})
+            header_keys = sorted(
+                {k for v in images.values() for k in v if k.startswith("concurrent")}
+            )
             ttft_key = next((k for k in header_keys if k.endswith("_ttft")), None)
             tps_key = next((k for k in header_keys if k.endswith("tokens_per_s")), None)
             out += [
@@ -750,7 +983,14 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                 "processor's own size, PNG vs JPEG. First token ms (median / p95):",
                 "",
                 table(
-                    ["variant", "sent size", "bytes per image", "first token, alone", f"first token, {ttft_key or 'concurrent'}", "output tokens/s, concurrent"],
+                    [
+                        "variant",
+                        "sent size",
+                        "bytes per image",
+                        "first token, alone",
+                        f"first token, {''.join(c for c in (ttft_key or '') if c.isdigit()) or 'many'} at once",
+                        "output tokens/s, all at once",
+                    ],
                     [
                         [
                             name,
@@ -766,11 +1006,152 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                 "",
             ]
         if data.get("errors"):
-            out += ["Sections that failed: " + "; ".join(f"{k}: {v}" for k, v in data["errors"].items()), ""]
+            out += [
+                "Sections that failed: "
+                + "; ".join(f"{k}: {v}" for k, v in data["errors"].items()),
+                "",
+            ]
+        extra = {k: v for k, v in data.items() if k not in GPU_KNOWN}
+        if extra:
+            # sections this page has no layout for yet (e.g. the embedded backend): shown raw
+            out += [
+                "Other results in this file (raw):",
+                "",
+                "```json",
+                json.dumps(extra, indent=1)[:6000],
+                "```",
+                "",
+            ]
+    if len(gpus) > 1:
+        rows = []
+        for name, data in gpus.items():
+            at32 = next((r for r in data.get("concurrency") or [] if r.get("agents") == 32), None)
+            at64 = next((r for r in data.get("concurrency") or [] if r.get("agents") == 64), None)
+            rows.append(
+                [
+                    name,
+                    f"`{data.get('server_args') or 'recipe defaults'}`",
+                    fmt(get(at32, "output_tokens_per_s"), 1),
+                    _summary_s(get(at32, "ttft")),
+                    fmt(get(at64, "output_tokens_per_s"), 1),
+                ]
+            )
+        out += [
+            "**Server settings compared** (agentkit, one screenshot per agent):",
+            "",
+            table(
+                [
+                    "run",
+                    "server flags",
+                    "32 agents: tokens/s",
+                    "32 agents: first token ms",
+                    "64 agents: tokens/s",
+                ],
+                rows,
+            ),
+            "",
+        ]
     if img:
         out += [f"![Time to first token vs concurrency]({img})", ""]
     elif gpus:
         out += ["(No first-token-vs-concurrency plot: no concurrency rows in the GPU results.)", ""]
+    return "\n".join(out)
+
+
+def is_embedded(data: dict[str, Any]) -> bool:
+    """Results of benchmarks/gpu_embedded.py (the in-process vLLM engine)."""
+    return "engine_start_s" in data or any(k.startswith("batch") for k in data)
+
+
+def section_embedded(embedded: dict[str, dict[str, Any]], gpus: dict[str, dict[str, Any]]) -> str:
+    out = ["## Embedded vLLM backend on the GPU", ""]
+    if not embedded:
+        return "\n".join(
+            out
+            + [
+                NOT_MEASURED + " On the GPU machine, with the server stopped: "
+                "`python benchmarks/gpu_embedded.py --out $OUT/gpu_embedded.json`, committed as "
+                "`benchmarks/results/gpu_embedded.json`.",
+                "",
+            ]
+        )
+    server = next(iter(gpus.values()), {})
+    for name, d in embedded.items():
+        out += [
+            f"### {name}",
+            "",
+            f"- Date: {d.get('date', 'unknown')}; random weights; {d.get('out_tokens', '?')} output "
+            "tokens per request; the same checkpoint as the server, in-process (`VllmBackend`).",
+            f"- Reproduce: `{d.get('command') or 'python benchmarks/gpu_embedded.py --out $OUT/gpu_embedded.json'}`",
+            f"- Engine start: {fmt(d.get('engine_start_s'), 1)} s"
+            + (
+                f" (engine argument refused: {d['engine_kwargs_error']})"
+                if d.get("engine_kwargs_error")
+                else ""
+            ),
+            "",
+            "This backend does not stream tokens: times are to the whole answer.",
+            "",
+        ]
+        rows = []
+        for mode in ("16x", "4x"):
+            times = d.get(f"single_{mode}_s")
+            if isinstance(times, list) and times:
+                rows.append(
+                    [
+                        f"one request, {mode}",
+                        ", ".join(fmt(t * 1000, 0) for t in times) + " ms",
+                        fmt(d.get(f"prompt_tokens_{mode}")),
+                        fmt(d.get(f"visual_tokens_{mode}")),
+                    ]
+                )
+        if rows:
+            out += [
+                table(["", "time to the whole answer", "prompt tokens", "visual tokens"], rows),
+                "",
+            ]
+        rows = []
+        for key in sorted(
+            (k for k in d if k.startswith("batch")),
+            key=lambda k: int("".join(c for c in k if c.isdigit()) or 0),
+        ):
+            n = int("".join(c for c in key.split("_")[0] if c.isdigit()) or 0)
+            srv = next((r for r in server.get("concurrency") or [] if r.get("agents") == n), None)
+            rows.append(
+                [
+                    key,
+                    fmt(get(d, key, "wall_s"), 2),
+                    fmt(get(d, key, "output_tokens_per_s"), 1),
+                    ms(get(d, key, "median_request_s"), 0),
+                    fmt(get(srv, "output_tokens_per_s"), 1),
+                ]
+            )
+        if rows:
+            out += [
+                "Concurrent requests in one process, beside the server's agents at the same count "
+                "(first server results file; both send a fresh 1280x720 screenshot at 16x and "
+                "generate the same number of tokens per request):",
+                "",
+                table(
+                    [
+                        "batch",
+                        "wall s",
+                        "output tokens/s",
+                        "median request ms",
+                        "server: output tokens/s",
+                    ],
+                    rows,
+                ),
+                "",
+            ]
+        run = d.get("agent_run")
+        if isinstance(run, dict):
+            out += [
+                f"An agent run through the loop on this backend: status {run.get('status')}, "
+                f"{run.get('steps')} steps, {fmt(run.get('wall_s'), 2)} s, {fmt(run.get('prompt_tokens'))} "
+                f"prompt tokens ({fmt(run.get('visual_tokens'))} visual). {run.get('note', '')}",
+                "",
+            ]
     return "\n".join(out)
 
 
@@ -779,16 +1160,35 @@ def section_summary(
     conc: dict[str, Any] | None,
     parser: dict[str, Any] | None,
     vision: dict[str, Any] | None,
-    soak: dict[str, Any] | None,
+    soak: dict[str, dict[str, Any]],
     gpus: dict[str, dict[str, Any]],
 ) -> str:
     rows: list[list[str]] = []
     if overhead:
-        rows.append(["SDK cost per step, image encoding excluded (CPU)", f"{fmt(overhead.get('parts_total_without_encode_ms'), 2)} ms"])
-        rows.append(["encoding one 1920x1080 screenshot (CPU)", f"{fmt(get(overhead, 'parts', 'encode_frame', 'median_ms'), 1)} ms"])
+        rows.append(
+            [
+                "SDK cost per step, image work excluded (CPU)",
+                f"{fmt(overhead.get('parts_total_without_encode_ms'), 2)} ms",
+            ]
+        )
+        rows.append(
+            [
+                "encoding one 1920x1080 screenshot (CPU, worker thread)",
+                f"{fmt(get(overhead, 'parts', 'encode_frame', 'median_ms'), 1)} ms",
+            ]
+        )
+        if get(overhead, "parts", "downgrade_image") is not None:
+            rows.append(
+                [
+                    "downgrading one older frame for the bounded history (CPU, event loop)",
+                    f"{fmt(get(overhead, 'parts', 'downgrade_image', 'median_ms'), 1)} ms",
+                ]
+            )
         http = get(overhead, "steps", "text_only", "http_cost_ms")
         if http is not None:
-            rows.append(["HTTP client + zero-latency round trip per step (CPU)", f"{fmt(http, 1)} ms"])
+            rows.append(
+                ["HTTP client + zero-latency round trip per step (CPU)", f"{fmt(http, 1)} ms"]
+            )
     else:
         rows.append(["SDK cost per step (CPU)", "not measured yet"])
     if conc:
@@ -822,16 +1222,31 @@ def section_summary(
             )
     else:
         rows.append(["visual tokens per step", "not measured yet"])
-    if soak:
-        rows.append(["soak", f"{soak.get('runs')} runs, {soak.get('hangs')} hangs, ok: {fmt(soak.get('ok'))}"])
+    for label, d in soak.items():
+        rows.append(
+            [
+                f"soak ({label})",
+                f"{d.get('runs')} runs, {d.get('hangs')} hangs, ok: {fmt(d.get('ok'))}",
+            ]
+        )
     if gpus:
         for name, g in gpus.items():
             ov = g.get("overhead") or {}
             if ov.get("ratio_ttft") is not None:
-                rows.append([f"GPU ({name}): agentkit / bare client, first token", fmt(ov.get("ratio_ttft"), 3)])
-                rows.append([f"GPU ({name}): agentkit / bare client, step", fmt(ov.get("ratio_step"), 3)])
+                rows.append(
+                    [
+                        f"GPU ({name}): agentkit / bare client, first token",
+                        fmt(ov.get("ratio_ttft"), 3),
+                    ]
+                )
+                rows.append(
+                    [f"GPU ({name}): agentkit / bare client, step", fmt(ov.get("ratio_step"), 3)]
+                )
             raw = g.get("raw_concurrency") or {}
-            ak = next((r for r in g.get("concurrency") or [] if r.get("agents") == raw.get("requests")), None)
+            ak = next(
+                (r for r in g.get("concurrency") or [] if r.get("agents") == raw.get("requests")),
+                None,
+            )
             if ak and raw.get("output_tokens_per_s"):
                 rows.append(
                     [
@@ -851,7 +1266,9 @@ def render(results: Path, docs: Path) -> str:
     parser = load(results / "parser.json")
     soak_long = load(results / "soak.json")
     soak_short = load(results / "soak_short.json")
-    gpus = {p.stem: d for p in sorted(results.glob("gpu*.json")) if (d := load(p)) is not None}
+    found = {p.stem: d for p in sorted(results.glob("gpu*.json")) if (d := load(p)) is not None}
+    embedded = {k: v for k, v in found.items() if is_embedded(v)}
+    gpus = {k: v for k, v in found.items() if k not in embedded}
 
     img_dir = docs / "img"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -862,7 +1279,7 @@ def render(results: Path, docs: Path) -> str:
         ("concurrency", plot_concurrency, conc),
     ):
         path = img_dir / f"bench_{key}.png"
-        images[key] = f"img/{path.name}" if data is not None and fn(data, path) else None  # type: ignore[operator]
+        images[key] = f"img/{path.name}" if data is not None and fn(data, path) else None
     gpu_path = img_dir / "bench_gpu_ttft.png"
     images["gpu"] = f"img/{gpu_path.name}" if gpus and plot_gpu_ttft(gpus, gpu_path) else None
 
@@ -889,7 +1306,10 @@ def render(results: Path, docs: Path) -> str:
         "",
     ]
     if not plots_ok:
-        head += ["(matplotlib is not installed: the plots were not generated; `pip install -e '.[bench]'`.)", ""]
+        head += [
+            "(matplotlib is not installed: the plots were not generated; `pip install -e '.[bench]'`.)",
+            "",
+        ]
     run_all = load(results / "run_all.json")
     if run_all and run_all.get("benchmarks"):
         head += [
@@ -900,7 +1320,8 @@ def render(results: Path, docs: Path) -> str:
                 [
                     [
                         name,
-                        f"`{b.get('command', '')}`" + (" (quick: figures meaningless)" if b.get("quick") else ""),
+                        f"`{b.get('command', '')}`"
+                        + (" (quick: figures meaningless)" if b.get("quick") else ""),
                         b.get("date", run_all.get("date", "")),
                         fmt(b.get("seconds"), 1),
                         fmt(b.get("ok")),
@@ -912,19 +1333,29 @@ def render(results: Path, docs: Path) -> str:
         ]
     parts = [
         "\n".join(head),
-        section_summary(overhead, conc, parser, vision, soak_long or soak_short, gpus),
+        section_summary(
+            overhead,
+            conc,
+            parser,
+            vision,
+            {k: v for k, v in (("long", soak_long), ("short", soak_short)) if v is not None},
+            gpus,
+        ),
         section_overhead(overhead, images["overhead"]),
-        section_concurrency(conc, images["concurrency"]),
+        section_concurrency(conc, images["concurrency"], overhead),
         section_vision(vision),
         section_parser(parser),
         section_soak(soak_long, soak_short),
         section_gpu(gpus, images["gpu"]),
+        section_embedded(embedded, gpus),
     ]
     return "\n".join(parts).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--docs", default=str(ROOT / "docs"))
     args = ap.parse_args(argv)

@@ -31,7 +31,12 @@ BENCH = ROOT / "benchmarks"
 
 # name -> (script, full arguments, quick arguments, output file name)
 SUITE: dict[str, tuple[str, list[str], list[str], str]] = {
-    "parser": ("bench_parser.py", ["--runs", "5"], ["--runs", "1", "--outputs", "20"], "parser.json"),
+    "parser": (
+        "bench_parser.py",
+        ["--runs", "5"],
+        ["--runs", "1", "--outputs", "20"],
+        "parser.json",
+    ),
     "vision": ("bench_vision.py", ["--runs", "15"], ["--runs", "1"], "vision.json"),
     "overhead": (
         "bench_overhead.py",
@@ -56,11 +61,18 @@ SUITE: dict[str, tuple[str, list[str], list[str], str]] = {
 
 def command(name: str, quick: bool, out_dir: Path) -> list[str]:
     script, full, small, out = SUITE[name]
-    return [sys.executable, str(BENCH / script), *(small if quick else full), "--out", str(out_dir / out)]
+    target = out_dir.resolve() / out
+    try:  # relative to the repository root (the benchmarks run there), so recorded commands are portable
+        shown = str(target.relative_to(ROOT))
+    except ValueError:
+        shown = str(target)
+    return [sys.executable, f"benchmarks/{script}", *(small if quick else full), "--out", shown]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="tiny configurations, for smoke tests")
     ap.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(SUITE)}")
     ap.add_argument("--out-dir", default=str(BENCH / "results"))
@@ -74,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     summary_path = out_dir / "run_all.json"
     previous: dict[str, Any] = {}
     try:
@@ -86,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         cmd = command(name, args.quick, out_dir)
-        shown = " ".join(["python", *(str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c for c in cmd[1:])])
+        shown = " ".join(["python", *cmd[1:]])
         print(f"== {name}: {shown}", flush=True)
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, timeout=args.timeout_s, capture_output=True, text=True)
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=env, timeout=args.timeout_s, capture_output=True, text=True
+            )
             rc, tail = proc.returncode, (proc.stdout + proc.stderr)[-2000:]
         except subprocess.TimeoutExpired:
             rc, tail = -1, f"timed out after {args.timeout_s:g} s"

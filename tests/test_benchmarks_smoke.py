@@ -33,7 +33,9 @@ EXPECTED_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[int, str]]]:
+def quick_results(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, tuple[int, str]]]:
     out = tmp_path_factory.mktemp("bench-results")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -59,7 +61,9 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 @pytest.mark.parametrize("name", list(run_all.SUITE))
-def test_benchmark_writes_valid_json(quick_results: tuple[Path, dict[str, tuple[int, str]]], name: str) -> None:
+def test_benchmark_writes_valid_json(
+    quick_results: tuple[Path, dict[str, tuple[int, str]]], name: str
+) -> None:
     out, outcome = quick_results
     rc, text = outcome[name]
     assert rc == 0, text
@@ -67,10 +71,20 @@ def test_benchmark_writes_valid_json(quick_results: tuple[Path, dict[str, tuple[
     assert EXPECTED_KEYS[name] <= set(data), sorted(data)
 
 
-def test_overhead_and_concurrency_shapes(quick_results: tuple[Path, dict[str, tuple[int, str]]]) -> None:
+def test_overhead_and_concurrency_shapes(
+    quick_results: tuple[Path, dict[str, tuple[int, str]]],
+) -> None:
     out, _ = quick_results
     ov = json.loads((out / "overhead.json").read_text())
-    for part in ("encode_frame", "build_body", "parse_stream", "validate", "dispatch", "save_frame", "write_step"):
+    for part in (
+        "encode_frame",
+        "build_body",
+        "parse_stream",
+        "validate",
+        "dispatch",
+        "save_frame",
+        "write_step",
+    ):
         assert ov["parts"][part]["median_ms"] > 0
     for workload in ("screenshot", "text_only"):
         for backend in ("scripted", "local_server"):
@@ -111,25 +125,77 @@ def _fake_gpu() -> dict[str, Any]:
         "weights": "random",
         "out_tokens": 64,
         "server_args": "",
-        "overhead": {"ak_ttft": s(0.2), "raw_ttft": s(0.19), "ak_total": s(0.4), "raw_total": s(0.39), "ratio_ttft": 1.0123, "ratio_step": 1.01},
-        "modes": {"text_only_prompt_tokens": 40, "rows": [{"size": "1920x1080", "mode": "4x", "server_image_tokens": 2334, "agentkit_image_tokens": 2334, "equal": True, "ttft": s(0.3)}]},
-        "concurrency": [{"agents": n, "completed": n, "wall_s": 1.0, "output_tokens_per_s": 100.0 * n, "steps_per_s": 1.0, "ttft": s(0.1 * n)} for n in (1, 8, 32)],
-        "raw_concurrency": {"requests": 32, "wall_s": 1.0, "output_tokens_per_s": 4000.0, "ttft": s(3.0)},
-        "images": {"jpeg_presized": {"bytes_per_image": 1000, "sent_size": "1792x896", "single_ttft": s(0.2), "concurrent32_ttft": s(2.0), "concurrent32_output_tokens_per_s": 500.0}},
+        "overhead": {
+            "ak_ttft": s(0.2),
+            "raw_ttft": s(0.19),
+            "ak_total": s(0.4),
+            "raw_total": s(0.39),
+            "ratio_ttft": 1.0123,
+            "ratio_step": 1.01,
+        },
+        "modes": {
+            "text_only_prompt_tokens": 40,
+            "rows": [
+                {
+                    "size": "1920x1080",
+                    "mode": "4x",
+                    "server_image_tokens": 2334,
+                    "agentkit_image_tokens": 2334,
+                    "equal": True,
+                    "ttft": s(0.3),
+                }
+            ],
+        },
+        "concurrency": [
+            {
+                "agents": n,
+                "completed": n,
+                "wall_s": 1.0,
+                "output_tokens_per_s": 100.0 * n,
+                "steps_per_s": 1.0,
+                "ttft": s(0.1 * n),
+            }
+            for n in (1, 8, 32)
+        ],
+        "raw_concurrency": {
+            "requests": 32,
+            "wall_s": 1.0,
+            "output_tokens_per_s": 4000.0,
+            "ttft": s(3.0),
+        },
+        "images": {
+            "jpeg_presized": {
+                "bytes_per_image": 1000,
+                "sent_size": "1792x896",
+                "single_ttft": s(0.2),
+                "concurrent32_ttft": s(2.0),
+                "concurrent32_output_tokens_per_s": 500.0,
+            }
+        },
     }
 
 
-def test_make_report(quick_results: tuple[Path, dict[str, tuple[int, str]]], tmp_path: Path) -> None:
+def test_make_report(
+    quick_results: tuple[Path, dict[str, tuple[int, str]]], tmp_path: Path
+) -> None:
     out, _ = quick_results
     results = tmp_path / "results"
     shutil.copytree(out, results)
     docs = tmp_path / "docs"
     assert make_report.main(["--results", str(results), "--docs", str(docs)]) == 0
     page = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
-    for heading in ("## Summary", "## Step overhead", "## Concurrent agents", "## Visual tokens per step", "## Tool-call parser", "## Soak", "## Real vLLM on the GPU"):
+    for heading in (
+        "## Summary",
+        "## Step overhead",
+        "## Concurrent agents",
+        "## Visual tokens per step",
+        "## Tool-call parser",
+        "## Soak",
+        "## Real vLLM on the GPU",
+    ):
         assert heading in page
     assert "random weights" in page
-    gpu_part = page.split("## Real vLLM on the GPU", 1)[1]
+    gpu_part = page.split("## Real vLLM on the GPU", 1)[1].split("## Embedded", 1)[0]
     assert "Not measured yet" in gpu_part
     assert "Reproduce: `python benchmarks/bench_overhead.py" in page
     assert not (docs / "img" / "bench_gpu_ttft.png").exists()
@@ -137,11 +203,28 @@ def test_make_report(quick_results: tuple[Path, dict[str, tuple[int, str]]], tmp
     (results / "gpu.json").write_text(json.dumps(_fake_gpu()))
     assert make_report.main(["--results", str(results), "--docs", str(docs)]) == 0
     page = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
-    gpu_part = page.split("## Real vLLM on the GPU", 1)[1]
+    gpu_part = page.split("## Real vLLM on the GPU", 1)[1].split("## Embedded", 1)[0]
     assert "Not measured yet" not in gpu_part
     assert "1.012" in page  # the agentkit / bare client ratio
     assert "80%" in page  # 3200 / 4000 tokens/s at 32 agents
     assert "2,334" in gpu_part
+    assert "## Embedded vLLM backend" in page
+
+    embedded = {
+        "date": "2026-01-01",
+        "out_tokens": 64,
+        "engine_start_s": 100.0,
+        "single_16x_s": [0.5],
+        "prompt_tokens_16x": 612,
+        "batch32_16x": {"wall_s": 2.0, "output_tokens_per_s": 1024.0, "median_request_s": 1.9},
+    }
+    (results / "gpu_embedded.json").write_text(json.dumps(embedded))
+    assert make_report.main(["--results", str(results), "--docs", str(docs)]) == 0
+    page = (docs / "BENCHMARKS.md").read_text(encoding="utf-8")
+    embedded_part = page.split("## Embedded vLLM backend", 1)[1]
+    assert "Not measured yet" not in embedded_part
+    assert "1,024.0" in embedded_part and "3,200.0" in embedded_part  # beside the server at 32
+    assert "### gpu_embedded" not in page.split("## Embedded vLLM backend", 1)[0]
     if make_report._pyplot() is None:
         pytest.skip("matplotlib is not installed: plots not checked")
     for name in ("bench_overhead.png", "bench_concurrency.png", "bench_gpu_ttft.png"):

@@ -226,3 +226,37 @@ def test_chat_in_a_real_terminal(tmp_path: Path, terminal: Terminal) -> None:
     last_user = [m for m in bodies[5]["messages"] if m["role"] == "user"]
     assert "Are you still there?" in json.dumps(last_user[-1])
     assert not any("very long story" in json.dumps(m) for m in bodies[5]["messages"])
+
+
+def test_run_asks_on_the_terminal(tmp_path: Path, terminal: Terminal) -> None:
+    """`agentkit run` in a terminal asks y/N before a destructive call; no --yes needed."""
+    (tmp_path / "demo_tools.py").write_text(DEMO_TOOLS)
+    replies = [
+        Reply(text=call_text("delete_file", path="a.txt")),
+        Reply(text=call_text("delete_file", path="b.txt")),
+        Reply(text="Deleted a.txt; b.txt was refused."),
+    ]
+    with LocalServer(replies=replies) as srv:
+        command = shlex.join(
+            [
+                sys.executable,
+                "-m",
+                "agentkit",
+                "run",
+                "Delete a.txt and b.txt",
+                "--base-url",
+                srv.base_url,
+            ]
+            + ["--tools", "demo_tools:TOOLS", "--source", "none"]
+        )
+        terminal.start(f"{command}; echo EXIT=$?; sleep 30", tmp_path)
+        terminal.wait_for("Allow it? [y/N]", what="the first question")
+        assert 'delete_file(path="a.txt")' in terminal.screen()
+        terminal.type("y")
+        terminal.wait_for(lambda s: s.count("Allow it? [y/N]") == 2, what="the second question")
+        terminal.key("C-c")  # at the question: no
+        screen = terminal.wait_for("EXIT=", what="the run to end")
+    assert "EXIT=0" in screen, screen
+    assert "✓ ok (" in screen and "deleted a.txt" in screen
+    assert "⊘ refused" in screen
+    assert "Deleted a.txt; b.txt was refused." in screen

@@ -494,3 +494,12 @@ def test_capture_on_xvfb(workdir: Path) -> None:
 
     with Image.open(workdir / "frame.png") as im:
         assert im.size == (640, 480)
+
+
+def test_calibrate_against_local_server(cli: Callable[..., Any]) -> None:
+    with LocalServer(replies=["<point>500 500</point>"] * 3) as srv:
+        proc = cli("calibrate", "--base-url", srv.base_url, "--count", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["targets"] == 3 and report["missing"] == 0
+    assert all(r["found"] is not None for r in report["results"])

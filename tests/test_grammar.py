@@ -20,7 +20,8 @@ from agentkit.grammar import (  # noqa: E402
     ToolGrammar,
     compile_tool_grammar,
 )
-from agentkit.grammar._regex import integer_range, render_regex  # noqa: E402
+from agentkit.grammar._regex import integer_range  # noqa: E402
+from agentkit.grammar._tree import render_regex  # noqa: E402
 from agentkit.parsing import ToolCallParser, parse_tool_calls, validate_server_calls  # noqa: E402
 from agentkit.tools import Tool, ToolSet  # noqa: E402
 
@@ -597,3 +598,17 @@ def test_xgrammar_accepts_sampled_texts_in_both_forms(props: Any, seed: int) -> 
         text = grammar.sample(rng)
         for g in forms:
             assert xgr.testing._is_grammar_accept_string(g, text), text
+
+
+def test_public_api_is_sorted_and_imports_no_engine() -> None:
+    import subprocess
+    import sys
+
+    import agentkit.grammar as grammar_pkg
+
+    assert sorted(grammar_pkg.__all__) == grammar_pkg.__all__
+    for name in grammar_pkg.__all__:
+        assert getattr(grammar_pkg, name) is not None
+    code = "import sys, agentkit.grammar; print(sorted({'xgrammar', 'torch', 'transformers'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

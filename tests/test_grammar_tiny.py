@@ -171,3 +171,35 @@ def test_processor_restarts_the_grammar_for_each_generation(tiny_model_dir: Path
     processor(torch.tensor([[1, 2, 3, token]]), torch.zeros(1, width))  # continues
     again = processor(torch.tensor([[9, 9]]), torch.zeros(1, width))  # a new prompt: starts over
     assert [i for i in range(width) if again[0, i] > float("-inf")] == start
+
+
+def test_processor_takes_every_grammar_form_and_reports_bad_ones(tiny_model_dir: Path) -> None:
+    pytest.importorskip("xgrammar")
+    import torch
+    from transformers import AutoTokenizer
+
+    from agentkit.errors import ConfigurationError
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tools = _tools()
+    text = "<tool_call>\n<function=type_text>\n<parameter=text>\nab\n</parameter>\n</function>\n</tool_call>"
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    for source in (
+        compile_tool_grammar(tools, allow_text=False),
+        compile_tool_grammar(tools, allow_text=False, form="ebnf"),
+        compile_tool_grammar(tools, allow_text=False, form="ebnf").structured_outputs(),
+        compile_tool_grammar(tools, allow_text=False).regex,
+    ):
+        processor = GrammarLogitsProcessor(source, tokenizer)
+        prompt = [7, 8]
+        for k, token in enumerate(ids):  # the text's own tokens are always allowed
+            scores = processor(torch.tensor([prompt + ids[:k]]), torch.zeros(1, 384))
+            assert scores[0, token] == 0.0, (source, k)
+        end = processor(torch.tensor([prompt + ids]), torch.zeros(1, 384))
+        allowed = {i for i in range(384) if end[0, i] > float("-inf")}
+        stops = {tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
+        assert allowed == stops  # the call is complete: only the end of the turn
+    with pytest.raises(ConfigurationError):
+        GrammarLogitsProcessor({"json": {}}, tokenizer)
+    with pytest.raises(ConfigurationError):
+        GrammarLogitsProcessor("(unclosed", tokenizer)(torch.tensor([[1]]), torch.zeros(1, 384))

@@ -140,7 +140,35 @@ def _limits(args: argparse.Namespace) -> Any:
 
 
 def _terminal_confirmer(console: Any) -> Any:
-    """A sync confirmer (SafetyPolicy runs it in a worker thread) that asks y/N on the terminal."""
+    """An async confirmer that asks y/N on the terminal (prompt_toolkit; cancellable, so Ctrl-C
+    during the question does not leave a thread blocked on stdin). Ctrl-C at the question is a no.
+    """
+    from rich.text import Text
+
+    from agentkit.cli._terminal import TerminalReader
+    from agentkit.cli.render import format_call
+
+    try:
+        reader = TerminalReader(None)
+    except ImportError:  # no prompt_toolkit: a plain blocking question in SafetyPolicy's thread
+        return _plain_confirmer(console)
+    lock = asyncio.Lock()
+
+    async def confirm(call: Any) -> bool:
+        async with lock:
+            console.print(
+                Text("destructive action: ", style="bold red")
+                + Text(format_call(call.name, call.arguments))
+            )
+            answer = await reader.ask("Allow it? [y/N] ")
+            return answer.strip().lower() in {"y", "yes"}
+
+    return confirm
+
+
+def _plain_confirmer(console: Any) -> Any:
+    from rich.text import Text
+
     from agentkit.cli.render import format_call
 
     lock = threading.Lock()
@@ -148,7 +176,8 @@ def _terminal_confirmer(console: Any) -> Any:
     def confirm(call: Any) -> bool:
         with lock:
             console.print(
-                f"[bold red]destructive action:[/] {_escape(format_call(call.name, call.arguments))}"
+                Text("destructive action: ", style="bold red")
+                + Text(format_call(call.name, call.arguments))
             )
             try:
                 answer = input("Allow it? [y/N] ")
@@ -157,12 +186,6 @@ def _terminal_confirmer(console: Any) -> Any:
             return answer.strip().lower() in {"y", "yes"}
 
     return confirm
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentkit.errors import ConfigurationError
-from agentkit.grammar._regex import (
+from agentkit.grammar._regex import parameter_value
+from agentkit.grammar._tree import (
     EMPTY,
     Chars,
     Lit,
@@ -36,7 +37,6 @@ from agentkit.grammar._regex import (
     Rep,
     alt,
     opt,
-    parameter_value,
     render_gbnf,
     render_regex,
     seq,

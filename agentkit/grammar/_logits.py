@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,30 @@ __all__ = ["GrammarLogitsProcessor"]
 
 # The end-of-turn tokens of the Qwen3.5 vocabulary, looked up by text (tiny test tokenizers use other ids).
 _STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")
+
+
+# One xgrammar compiler per tokenizer and vocabulary width: building the tokenizer info reads the
+# whole vocabulary (seconds for 248K tokens), and the compiler caches compiled grammars.
+_compilers: weakref.WeakKeyDictionary[Any, dict[tuple[int, tuple[int, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_compilers_lock = threading.Lock()
+
+
+def _compiler(xgr: Any, tokenizer: Any, vocab_size: int, stop: tuple[int, ...]) -> Any:
+    with _compilers_lock:
+        try:
+            per = _compilers.setdefault(tokenizer, {})
+        except TypeError:  # not weak-referenceable: no cache
+            per = {}
+        compiler = per.get((vocab_size, stop))
+        if compiler is None:
+            info = xgr.TokenizerInfo.from_huggingface(
+                tokenizer, vocab_size=vocab_size, stop_token_ids=list(stop) or None
+            )
+            compiler = xgr.GrammarCompiler(info, max_threads=1)
+            per[(vocab_size, stop)] = compiler
+        return compiler
 
 
 def _xgrammar() -> Any:
@@ -96,11 +121,7 @@ class GrammarLogitsProcessor:
     def _compile(self, vocab_size: int) -> Any:
         compiled = self._compiled.get(vocab_size)
         if compiled is None:
-            xgr = self._xgr
-            info = xgr.TokenizerInfo.from_huggingface(
-                self._tokenizer, vocab_size=vocab_size, stop_token_ids=self._stop or None
-            )
-            compiler = xgr.GrammarCompiler(info, max_threads=1)
+            compiler = _compiler(self._xgr, self._tokenizer, vocab_size, tuple(self._stop))
             try:
                 if self._kind == "regex":
                     compiled = compiler.compile_regex(self._source)

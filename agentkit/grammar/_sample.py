@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from agentkit.grammar._regex import Alt, Chars, Lit, Node, Ref, Rep, Seq
+from agentkit.grammar._tree import Alt, Chars, Lit, Node, Ref, Rep, Seq
 
 __all__ = ["sample_text"]
 

@@ -84,7 +84,7 @@ def run_soak(
     concurrency: int = 8,
     fault_rate: float = 0.03,
     seed: int = 0,
-    run_timeout_s: float = 30.0,
+    run_timeout_s: float = 120.0,
     trajectory_dir: str | Path | None = None,
 ) -> SoakReport:
     """Run the soak and return its report (see the module docstring)."""

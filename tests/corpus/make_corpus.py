@@ -46,7 +46,7 @@ def add(
     *,
     tools: str = "desktop",
     finish: str | None = "stop",
-    source: str = "robustness.md",
+    source: str = "",
     expect_text: str | None = None,
     reasoning: str | None = None,
     truncated: bool | None = None,
@@ -63,7 +63,7 @@ def add(
         "id": f"{cls}-{ident}",
         "class": cls,
         "what": what,
-        "source": source,
+        "source": source or SOURCES[cls],
         "text": text,
         "tools": tools,
         "finish_reason": finish,
@@ -72,6 +72,22 @@ def add(
     }
     ROWS.setdefault(cls, []).append(row)
 
+
+# Where each class comes from (the shared reference documents of the project).
+SOURCES = {
+    "envelope": "robustness.md: Envelope",
+    "names": "robustness.md: Names",
+    "parameters": "robustness.md: Parameters",
+    "types": "robustness.md: Types; minicpm-v-4.6.md: what vLLM's qwen3_coder parser coerces",
+    "markup": "robustness.md: Markup inside values",
+    "placement": "robustness.md: Placement; minicpm-v-4.6.md: literal backslash-n in prose",
+    "truncation": "robustness.md: Truncation",
+    "streaming": "robustness.md: Streaming",
+    "size": "robustness.md: Size",
+    "unicode": "robustness.md: Unicode",
+    "dangerous": "robustness.md: Well-formed but dangerous",
+    "valid": "minicpm-v-4.6.md: Tool calls, what the model writes",
+}
 
 CLICK = call("click", ("x", "512"), ("y", "300"))
 CLICK_OK = ok("click", x=512, y=300)
