@@ -262,7 +262,7 @@ def test_garbage_body(settings: Settings) -> None:
 def test_server_parser_defects_are_validated(settings: Settings) -> None:
     script = [
         Reply(tool_calls=[{"name": "press", "arguments": '{"n": 1'}]),  # invalid JSON
-        Reply(tool_calls=[{"name": "press", "arguments": {"n": "1"}}]),  # lax string for an int
+        Reply(tool_calls=[{"name": "press", "arguments": {"n": "\u0663"}}]),  # Arabic-Indic 3: int() takes it
         Reply(call_text("press", n=3), parse=False),  # a call the server left in content
         "done",
     ]

@@ -268,7 +268,8 @@ def test_server_calls_valid() -> None:
 @pytest.mark.parametrize(
     ("arguments", "kind"),
     [
-        ('{"x": "1", "y": 2}', "bad_value"),  # no coercion of strings to integers
+        ('{"x": "\u0663", "y": 2}', "bad_value"),  # a string gets the strict text rules: not ASCII
+        ('{"x": "yes", "y": 2}', "bad_value"),
         ('{"x": 1, "x": 2, "y": 2}', "duplicate_parameter"),
         ('{"x": 1, "y": NaN}', "bad_value"),
         ('{"x": 1, "y": 1e999}', "bad_value"),
@@ -285,6 +286,12 @@ def test_server_calls_are_strict(arguments: str, kind: str) -> None:
     result = validate_server_calls([server("click", arguments)], TOOLS)
     assert not result.calls
     assert kinds(result) == [kind]
+
+
+def test_server_strings_for_non_string_parameters_get_the_text_rules() -> None:
+    # vLLM's parser leaves anyOf-typed values (Optional[int]) as the text the model wrote
+    result = validate_server_calls([server("click", '{"x": "90", "y": 2}')], TOOLS)
+    assert [c.arguments for c in result.calls] == [{"x": 90, "y": 2}] and not result.errors
 
 
 def test_server_nested_duplicate_key_is_a_bad_value() -> None:

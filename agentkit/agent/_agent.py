@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -17,6 +18,7 @@ from agentkit.agent._result import Limits, RunResult
 from agentkit.backends._base import Backend
 from agentkit.errors import ConfigurationError
 from agentkit.events import Event, RunFinished
+from agentkit.grammar import GrammarPolicy
 from agentkit.messages import Message
 from agentkit.safety import KillSwitch, SafetyPolicy
 from agentkit.settings import Settings
@@ -57,6 +59,10 @@ class Agent(Generic[OutputT]):
         deps: any object your tools need, handed to them as ``RunContext.deps``.
         kill_switch: an external stop signal (e.g. the desktop pack's key combination); when it
             trips, every run of this agent stops.
+        grammar: constrain the model's output to well-formed calls of these tools: ``"off"``
+            (default), ``"on_retry"`` (the request after an invalid call), ``"always"``, or a
+            :class:`~agentkit.grammar.GrammarPolicy` (``require_call=True`` forbids free text:
+            pair it with ``output_type`` or the run can end only at a limit).
         extra_body: more request-body fields for every model request (server-specific, e.g.
             ``{"top_k": 20}``), merged into the body last.
         settle_timeout_s: after an action that changes things, wait up to this long for the
@@ -85,6 +91,7 @@ class Agent(Generic[OutputT]):
         settle_timeout_s: float = 2.0,
         kill_switch: KillSwitch | None = None,
         extra_body: dict[str, Any] | None = None,
+        grammar: GrammarPolicy | str | bool | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.resolve()
         self._backend = backend
@@ -115,6 +122,13 @@ class Agent(Generic[OutputT]):
         self.deps = deps
         self.settle_timeout_s = settle_timeout_s
         self.extra_body = dict(extra_body or {})
+        self.grammar = dataclasses.replace(
+            GrammarPolicy.coerce(grammar), max_calls=self.limits.max_calls_per_step
+        )
+        if self.grammar.mode != "off":
+            self.grammar.grammar(
+                self.toolset_for_run()
+            )  # a tool the grammar cannot express fails here
         self.kill_switch = kill_switch
         self._active: set[KillSwitch] = set()  # one switch per run in progress
 

@@ -118,6 +118,7 @@ class Run:
         self._pending_detail: list[Any] = []  # crops a tool asked the model to look at (zoom)
         self._pending_frames: list[Any] = []  # frames a tool returned (a screenshot)
         self._last_failed = False
+        self._after_invalid = False  # the last turn had invalid calls (grammar "on_retry")
         self._token_monitor = PromptTokenMonitor()
         self._token_checks = 0
         self._last_action: str | None = None
@@ -321,6 +322,7 @@ class Run:
         record["visible_text"] = parsed.text
 
         # invalid calls: nothing of this turn runs; the model is told and tries again
+        self._after_invalid = bool(parsed.errors)
         if parsed.errors:
             await self._reject(step, parsed, record)
             return False
@@ -356,6 +358,9 @@ class Run:
                 "mode": request.mode,
                 "max_tokens": request.max_tokens,
                 "tool_choice": request.tool_choice,
+                "grammar": next(iter(request.structured_outputs))
+                if request.structured_outputs
+                else None,
             }
             estimate = estimate_prompt_tokens(
                 request.messages,
@@ -388,6 +393,7 @@ class Run:
         s = self.agent.settings
         messages = self.observer.history_view(self.messages, detail_only=detail_only)
         tools = self.toolset.openai_schemas()
+        fields = self.agent.grammar.request_fields(self.toolset, after_invalid=self._after_invalid)
         return ModelRequest(
             messages=messages,
             tools=tools,
@@ -395,7 +401,8 @@ class Run:
             max_slice_nums=choice.max_slice_nums,
             max_tokens=s.max_tokens,
             temperature=s.temperature,
-            tool_choice="auto" if tools else "none",
+            tool_choice=fields["tool_choice"],
+            structured_outputs=fields["structured_outputs"],
             enable_thinking=s.enable_thinking,
             extra_body=dict(self.agent.extra_body),
         )

@@ -374,8 +374,20 @@ class TransformersBackend:
             gen.update(do_sample=True, temperature=request.temperature)
         else:
             gen.update(do_sample=False)
+        processors: list[Any] = []
+        if request.structured_outputs is not None:
+            # the same grammar vLLM would get, applied at decoding time (the `grammar` extra)
+            from agentkit.grammar import GrammarLogitsProcessor
+
+            processors.append(
+                GrammarLogitsProcessor(
+                    request.structured_outputs, loaded.tokenizer, stop_token_ids=stop_ids
+                )
+            )
         if self.logits_processor is not None:
-            gen["logits_processor"] = tf.LogitsProcessorList([self.logits_processor])
+            processors.append(self.logits_processor)
+        if processors:
+            gen["logits_processor"] = tf.LogitsProcessorList(processors)
         with self._generate_lock, torch.inference_mode():
             output = loaded.model.generate(**inputs, **gen)
         prompt_len = int(inputs["input_ids"].shape[1])

@@ -22,7 +22,13 @@ from agentkit.errors import (
     UnknownParameterError,
     UnknownToolError,
 )
-from agentkit.parsing._values import JsonProblem, convert_value, loads_strict, string_problem
+from agentkit.parsing._values import (
+    JsonProblem,
+    allowed_types,
+    convert_value,
+    loads_strict,
+    string_problem,
+)
 from agentkit.tools._call import ToolCall
 
 if TYPE_CHECKING:
@@ -330,6 +336,7 @@ def validate_server_calls(
                     tool=tool.name,
                     raw=raw_text,
                 )
+            arguments = _reconvert_strings(tool, arguments)
             validated = validate_arguments(tool, arguments, raw=raw_text)
         except ToolCallError as exc:
             errors.append(exc)
@@ -365,3 +372,22 @@ def validate_server_calls(
         errors=all_errors,
         truncated=text_result.truncated or has_truncation(all_errors),
     )
+
+
+def _reconvert_strings(tool: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Server string values for parameters that are not strings, converted by agentkit's rules.
+
+    vLLM's ``qwen3_coder`` parser types a value only from a top-level ``type``: a parameter typed
+    through ``anyOf`` (``Optional[int]``) comes back as the text the model wrote (``"90"``). That
+    text gets exactly the strict conversion it would get in raw ``<tool_call>`` markup (ASCII
+    integers, ``true``/``false``, finite numbers), so ``"90"`` is 90 and ``"yes"`` stays an error.
+    """
+    out = dict(arguments)
+    for key, value in arguments.items():
+        if not isinstance(value, str):
+            continue
+        schema = tool.param_schema(key)
+        if schema is None or "string" in allowed_types(schema):
+            continue
+        out[key] = convert_value(value, schema, tool=tool.name, param=key)
+    return out
