@@ -349,7 +349,7 @@ class Run:
         overflow_recovered = False
         stream_retries = 0
         while True:
-            request = self._build_request(choice, detail_only)
+            request = await self._build_request(choice, detail_only)
             record["request"] = {
                 "messages": len(request.messages),
                 "images": sum(len(m.images) for m in request.messages),
@@ -389,9 +389,12 @@ class Run:
             record.setdefault("retries", []).append({"reason": reason, "message": msg})
             await self.emit(Retry(step, reason, msg))
 
-    def _build_request(self, choice: Any, detail_only: bool = False) -> ModelRequest:
+    async def _build_request(self, choice: Any, detail_only: bool = False) -> ModelRequest:
         s = self.agent.settings
-        messages = self.observer.history_view(self.messages, detail_only=detail_only)
+        # the history policy re-encodes older frames as thumbnails: keep that off the event loop
+        messages = await asyncio.to_thread(
+            self.observer.history_view, list(self.messages), detail_only=detail_only
+        )
         tools = self.toolset.openai_schemas()
         fields = self.agent.grammar.request_fields(self.toolset, after_invalid=self._after_invalid)
         return ModelRequest(
