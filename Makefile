@@ -13,7 +13,10 @@ $(VENV)/.installed: pyproject.toml tools/agentkit-desktop/pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# The CPU build of torch first, so that nothing later resolves a CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev,transformers,camera,cli]' -e tools/agentkit-desktop
+	$(PIP) install -q -e '.[dev,transformers,camera,cli,bench]' -e tools/agentkit-desktop
+	# xgrammar's wheel asks for triton (GPU kernels); on a CPU machine its grammar engine needs
+	# only apache-tvm-ffi, so it is installed without its declared dependencies.
+	$(PIP) install -q --no-deps xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2
 	touch $@
 
 test: setup
@@ -21,7 +24,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check agentkit tests tools benchmarks examples
-	$(VENV)/bin/ruff format --check agentkit
+	$(VENV)/bin/ruff format --check agentkit tools
 
 typecheck: setup
 	$(VENV)/bin/mypy agentkit
