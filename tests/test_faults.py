@@ -262,7 +262,9 @@ def test_garbage_body(settings: Settings) -> None:
 def test_server_parser_defects_are_validated(settings: Settings) -> None:
     script = [
         Reply(tool_calls=[{"name": "press", "arguments": '{"n": 1'}]),  # invalid JSON
-        Reply(tool_calls=[{"name": "press", "arguments": {"n": "\u0663"}}]),  # Arabic-Indic 3: int() takes it
+        Reply(
+            tool_calls=[{"name": "press", "arguments": {"n": "\u0663"}}]
+        ),  # Arabic-Indic 3: int() takes it
         Reply(call_text("press", n=3), parse=False),  # a call the server left in content
         "done",
     ]
@@ -417,3 +419,21 @@ def test_camera_unplugged(settings: Settings, tmp_path: Path) -> None:
     result = agent.run("watch")
     assert isinstance(result.error, CaptureError) and time.monotonic() - t0 < 10
     assert cv2 is not None
+
+
+@pytest.mark.xvfb
+def test_blank_frame_is_a_warning_not_a_failure(settings: Settings, xvfb_display) -> None:
+    from agentkit.testing import ScriptedBackend
+    from agentkit.vision import BlankFrameWarning, ScreenSource
+
+    # nothing is drawn: the root window of a fresh Xvfb is black
+    agent = Agent(
+        ScriptedBackend(["nothing to see"]),
+        source=ScreenSource(region=(1500, 700, 64, 64)),
+        settings=settings,
+    )
+    with pytest.warns(BlankFrameWarning):
+        result = agent.run("look")
+    assert result.status == "completed"
+    meta, lines = read_run(result.trajectory_dir)
+    assert meta["status"] == "completed" and len(lines[0]["frames"]) == 1

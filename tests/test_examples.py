@@ -1,0 +1,229 @@
+"""Smoke tests of the scripts in examples/: each runs for real, as a subprocess, against LocalServer.
+
+Every script gets ``--base-url`` of a vLLM-like server started here with scripted replies (the
+model's raw ``<tool_call>`` markup); the checks are the exit code, the lines the script prints,
+the requests the server received (``mm_processor_kwargs`` included) and, for the desktop form,
+the window's own state file. Scripts that need a screen run on a private Xvfb; they skip without
+Xvfb, tkinter or pynput, and the camera example skips without OpenCV.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit.testing.server import LocalServer, Reply
+from tests.helpers import call_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+FORM_APP = Path(__file__).parent / "apps" / "form_app.py"
+
+
+def run_example(
+    name: str,
+    *args: str,
+    cwd: Path,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``python examples/<name> ARGS`` with no AGENTKIT_* settings leaking in from outside."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTKIT_")}
+    base.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tools" / "agentkit-desktop")]),
+        XDG_CONFIG_HOME=str(cwd / "config"),
+        PYTHONIOENCODING="utf-8",
+    )
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        env=base,
+        timeout=timeout,
+    )
+
+
+def modes(srv: LocalServer) -> list[str]:
+    return [body["mm_processor_kwargs"]["downsample_mode"] for body in srv.chat_requests]
+
+
+def image_count(body: dict[str, Any]) -> int:
+    return sum(
+        1
+        for message in body["messages"]
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    )
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+# ---------------------------------------------------------------------------------- on a screen
+
+
+def needs_screen() -> None:
+    if importlib.util.find_spec("tkinter") is None:
+        pytest.skip("tkinter is missing for this Python (apt-get install python3-tk)")
+
+
+@pytest.fixture
+def screen(xvfb_display: Any) -> Any:
+    needs_screen()
+    return xvfb_display
+
+
+class Form:
+    """The Tk form of tests/apps/form_app.py, seen through its state file."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], path: Path) -> None:
+        self.proc = proc
+        self.path = path
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state() if self.path.exists() else {}
+            if state and check(state):
+                return state
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the form never reached the expected state: {state}")
+            time.sleep(0.02)
+
+
+@pytest.fixture
+def form(screen: Any, tmp_path: Path) -> Iterator[Form]:
+    path = tmp_path / "form.json"
+    proc = subprocess.Popen([sys.executable, str(FORM_APP), str(path)])
+    app = Form(proc, path)
+    try:
+        app.wait_for(lambda s: s.get("ready") is True)
+        yield app
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+def model_point(rect: list[int]) -> tuple[int, int]:
+    """The 0-1000 model coordinates of a widget's centre on the captured screen."""
+    from agentkit.vision import CoordinateSpace, Frame, ScreenSource
+
+    frame = ScreenSource(monitor=1, include_cursor=False).grab()
+    assert isinstance(frame, Frame)
+    x, y, w, h = rect
+    mx, my = CoordinateSpace().from_screen(x + w / 2, y + h / 2, frame)
+    return round(mx), round(my)
+
+
+def form_script(app: Form, name: str, city: str) -> list[Reply | str]:
+    widgets = app.state()["widgets"]
+    nx, ny = model_point(widgets["name"])
+    cx, cy = model_point(widgets["city"])
+    sx, sy = model_point(widgets["submit"])
+    return [
+        Reply("I click the Name field.\n" + call_text("click", x=nx, y=ny)),
+        Reply(call_text("type_text", text=name)),
+        Reply(call_text("click", x=cx, y=cy)),
+        Reply(call_text("type_text", text=city)),
+        Reply("Now Submit.\n" + call_text("click", x=sx, y=sy)),
+        Reply("The form is filled in and submitted."),
+    ]
+
+
+@pytest.fixture
+def desktop_pack() -> None:
+    if importlib.util.find_spec("pynput") is None:
+        pytest.skip("pynput is not installed (pip install -e tools/agentkit-desktop)")
+
+
+@pytest.mark.xvfb
+def test_desktop_form_fills_the_real_window(
+    form: Form, desktop_pack: None, tmp_path: Path
+) -> None:
+    name, city = "Zoë Ünal", "Kraków"
+    with LocalServer(form_script(form, name, city)) as srv:
+        proc = run_example(
+            "desktop_form.py",
+            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "8",
+            "--runs", str(tmp_path / "runs"), "--no-kill-key",
+            cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    state = form.wait_for(lambda s: s["submitted"] is not None)
+    assert state["submitted"] == {"name": name, "city": city}
+    assert "step 1: 16x" in out
+    assert out.count("  <- ok: ") == 5
+    assert "status: completed after 6 steps, 5 tool calls" in out
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert f"trajectory: {run_dir}" in out
+    assert f"report: agentkit report {run_dir}" in out
+    assert len(requests) == 6
+    assert requests[0]["mm_processor_kwargs"] == {"downsample_mode": "16x"}
+    assert set(modes_of(requests)) <= {"16x", "4x"}
+    assert all(image_count(body) >= 1 for body in requests)  # a screenshot every step
+
+
+@pytest.mark.xvfb
+def test_desktop_form_dry_run_touches_nothing(
+    form: Form, desktop_pack: None, tmp_path: Path
+) -> None:
+    before = form.state()
+    with LocalServer(form_script(form, "Ada", "London")) as srv:
+        proc = run_example(
+            "desktop_form.py", "--dry-run",
+            "--base-url", srv.base_url, "--max-steps", "8",
+            "--runs", str(tmp_path / "runs"), "--no-kill-key",
+            cwd=tmp_path,
+        )
+    out = ok(proc)
+    assert out.count("  <- dry_run: ") == 5
+    assert "dry run: nothing was clicked or typed" in out
+    time.sleep(0.2)
+    after = form.state()
+    assert (after["name"], after["city"], after["submitted"]) == (
+        before["name"], before["city"], before["submitted"]
+    )
+
+
+@pytest.mark.xvfb
+def test_desktop_form_destructive_keys_need_a_yes(
+    screen: Any, desktop_pack: None, tmp_path: Path
+) -> None:
+    script = [
+        Reply(call_text("press_keys", keys="ctrl+alt+delete")),
+        Reply("I was not allowed to do that."),
+    ]
+    with LocalServer(script) as srv:
+        proc = run_example(
+            "desktop_form.py", "Restart the computer",
+            "--base-url", srv.base_url, "--runs", str(tmp_path / "runs"), "--no-kill-key",
+            cwd=tmp_path, stdin="n\n",
+        )
+    out = ok(proc)
+    assert "Allow the destructive action press_keys({'keys': 'ctrl+alt+delete'})? [y/N]" in out
+    assert "  <- refused: " in out
+
+
+def modes_of(requests: list[dict[str, Any]]) -> list[str]:
+    return [body["mm_processor_kwargs"]["downsample_mode"] for body in requests]
