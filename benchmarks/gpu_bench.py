@@ -220,10 +220,12 @@ class Bench:
                 )
         self.results["modes"] = {"text_only_prompt_tokens": text_prompt, "rows": rows}
 
-    async def concurrency(self, backend: OpenAICompatBackend, levels: list[int]) -> None:
+    async def concurrency(
+        self, backend: OpenAICompatBackend, levels: list[int], modes: list[str]
+    ) -> None:
         rows = []
         root = Path(os.environ.get("OUT", "/tmp")) / "runs"
-        for n in levels:
+        for mode, n in [(m, n) for m in modes for n in levels]:
             if self.left() < 30:
                 break
             frames = [self.fresh(1280, 720) for _ in range(n)]
@@ -239,7 +241,7 @@ class Bench:
             agent = Agent(
                 backend,
                 source=One(frames),
-                policy="16x",
+                policy=mode,
                 settings=settings,
                 limits=Limits(max_steps=1),
                 extra_body={"ignore_eos": True},
@@ -259,6 +261,7 @@ class Bench:
             out_tokens = sum(r.usage.completion_tokens for r in results)
             rows.append(
                 {
+                    "mode": mode,
                     "agents": n,
                     "completed": sum(r.status == "completed" for r in results),
                     "wall_s": round(wall, 3),
@@ -332,6 +335,7 @@ async def main() -> int:
     )
     ap.add_argument("--sections", default="overhead,modes,concurrency,raw32,images")
     ap.add_argument("--levels", default="1,8,32,64")
+    ap.add_argument("--modes", default="16x", help="modes of the concurrency section, e.g. 16x,4x")
     args = ap.parse_args()
     base_url = os.environ.get("BASE_URL", "http://127.0.0.1:8000/v1")
     model = os.environ.get("MODEL", "minicpmv46")
@@ -367,7 +371,9 @@ async def main() -> int:
                 elif name == "modes":
                     await bench.modes(backend)
                 elif name == "concurrency":
-                    await bench.concurrency(backend, [int(x) for x in args.levels.split(",")])
+                    await bench.concurrency(
+                        backend, [int(x) for x in args.levels.split(",")], args.modes.split(",")
+                    )
                 elif name == "raw32":
                     await bench.raw_concurrency(client)
                 elif name == "images":

@@ -57,8 +57,8 @@ def run_example(
     )
 
 
-def modes(srv: LocalServer) -> list[str]:
-    return [body["mm_processor_kwargs"]["downsample_mode"] for body in srv.chat_requests]
+def modes(requests: list[dict[str, Any]]) -> list[str]:
+    return [body["mm_processor_kwargs"]["downsample_mode"] for body in requests]
 
 
 def image_count(body: dict[str, Any]) -> int:
@@ -180,7 +180,7 @@ def test_desktop_form_fills_the_real_window(
     assert f"report: agentkit report {run_dir}" in out
     assert len(requests) == 6
     assert requests[0]["mm_processor_kwargs"] == {"downsample_mode": "16x"}
-    assert set(modes_of(requests)) <= {"16x", "4x"}
+    assert set(modes(requests)) <= {"16x", "4x"}
     assert all(image_count(body) >= 1 for body in requests)  # a screenshot every step
 
 
@@ -225,5 +225,78 @@ def test_desktop_form_destructive_keys_need_a_yes(
     assert "  <- refused: " in out
 
 
-def modes_of(requests: list[dict[str, Any]]) -> list[str]:
-    return [body["mm_processor_kwargs"]["downsample_mode"] for body in requests]
+_LABEL = r"""
+import sys, tkinter as tk
+root = tk.Tk()
+root.overrideredirect(True)
+root.geometry("+%s+%s" % (sys.argv[1], sys.argv[2]))
+tk.Label(root, text=sys.argv[3], font=("DejaVu Sans", 7), bg="white", fg="black").pack()
+root.update()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def small_text(screen: Any) -> Iterator[str]:
+    """A line of 7-point text at (900, 600) on the Xvfb screen, while the test runs."""
+    text = "Serial no. 4417-B  expires 2027-03-31"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LABEL, "900", "600", text],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 10.0)
+    assert ready and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.1)  # mapped and drawn
+    try:
+        yield text
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=5)
+        proc.stdout.close()
+
+
+@pytest.mark.xvfb
+def test_read_small_text_sends_the_screen_at_4x(small_text: str, tmp_path: Path) -> None:
+    with LocalServer([Reply(f"The text says: {small_text}")]) as srv:
+        proc = run_example(
+            "read_small_text.py", "--base-url", srv.base_url, "--model", srv.model,
+            "--max-steps", "3", "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    assert modes(requests) == ["4x"]
+    assert image_count(requests[0]) == 1
+    # 2304x800 at 4x, as agentkit.vision counts it (no max_slice_nums sent)
+    from agentkit.vision import image_tokens
+
+    expected = image_tokens(2304, 800, mode="4x").total  # visual + wrapper tokens
+    assert f"step 1: 4x, {expected} visual tokens - " in out
+    assert "reading text" in out.splitlines()[0]  # the reason: a reading task
+    assert f"text: The text says: {small_text}" in out
+
+
+@pytest.mark.xvfb
+def test_read_small_text_with_the_zoom_tool(small_text: str, tmp_path: Path) -> None:
+    # the label sits at x 900/2304, y 600/800: a box around it in 0-1000 coordinates
+    script = [
+        Reply("The text is too small; I zoom in.\n"
+              + call_text("zoom", x1=380, y1=730, x2=560, y2=790)),
+        Reply(f"It says: {small_text}"),
+    ]
+    with LocalServer(script) as srv:
+        proc = run_example(
+            "read_small_text.py", "--zoom", "What does the label say?",
+            "--base-url", srv.base_url, "--max-steps", "3", "--runs", str(tmp_path / "runs"),
+            cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    assert modes(requests) == ["16x", "4x"]
+    lines = out.splitlines()
+    assert lines[0].startswith("step 1: 16x, ")
+    assert lines[1].startswith("  -> zoom(")
+    assert lines[2].startswith("step 2: 4x, ") and "detail" in lines[2]
+    assert image_count(requests[1]) == 1  # only the crop is sent in the zoom step
+    assert f"text: It says: {small_text}" in out
