@@ -300,3 +300,70 @@ def test_read_small_text_with_the_zoom_tool(small_text: str, tmp_path: Path) -> 
     assert lines[2].startswith("step 2: 4x, ") and "detail" in lines[2]
     assert image_count(requests[1]) == 1  # only the crop is sent in the zoom step
     assert f"text: It says: {small_text}" in out
+
+
+# ---------------------------------------------------------------------------------- files
+
+
+def decoded_images(body: dict[str, Any]) -> list[Any]:
+    """The images of a request body as PIL images (they are sent as data: URLs)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    images = []
+    for message in body["messages"]:
+        if not isinstance(message.get("content"), list):
+            continue
+        for part in message["content"]:
+            if part.get("type") == "image_url":
+                data = part["image_url"]["url"].split(",", 1)[1]
+                images.append(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+    return images
+
+
+def test_watch_camera_replays_a_video(tmp_path: Path) -> None:
+    cv2 = pytest.importorskip("cv2", reason="OpenCV is the camera extra: pip install 'agentkit[camera]'")
+    import numpy as np
+
+    video = tmp_path / "yard.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (160, 120))
+    assert writer.isOpened()
+    for i in range(20):  # 4 s at 5 fps: an empty yard for 2 s, then a red ball
+        frame = np.full((120, 160, 3), 200, dtype=np.uint8)
+        if i >= 10:
+            cv2.circle(frame, (80, 60), 25, (0, 0, 255), -1)  # BGR red
+        writer.write(frame)
+    writer.release()
+    script = [
+        Reply(call_text("final_result", present=False, count=0, description="An empty grey yard.")),
+        Reply("A ball appeared.\n"
+              + call_text("final_result", present=True, count=1, description="A red ball.")),
+    ]
+    with LocalServer(script) as srv:
+        proc = run_example(
+            "watch_camera.py", "--video", str(video), "--every", "2", "--what", "a red ball",
+            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "2",
+            "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    lines = out.splitlines()
+    assert lines[0] == (
+        'check 1 at 0.0s into the video: '
+        '{"present":false,"count":0,"description":"An empty grey yard."}'
+    )
+    assert lines[1] == (
+        'check 2 at 2.0s into the video: {"present":true,"count":1,"description":"A red ball."}'
+    )
+    assert lines[2].startswith("no more frames: ")
+    assert lines[-1] == "2 checks"
+    assert modes(requests) == ["16x", "16x"]
+    assert all("final_result" in [t["function"]["name"] for t in b["tools"]] for b in requests)
+    assert "Is there a red ball in view?" in json.dumps(requests[0]["messages"])
+    first, second = (decoded_images(body) for body in requests)
+    assert len(first) == len(second) == 1
+    r, g, b = second[0].getpixel((80, 60))  # the frame sent at 2 s shows the ball
+    assert r > 150 and g < 80 and b < 80
+    assert first[0].getpixel((80, 60))[0] < 230 and abs(first[0].getpixel((80, 60))[1] - 200) < 20
