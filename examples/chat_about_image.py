@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         if result.status != "completed":
             print(f"model: (no answer: {result.status}: {result.error})")
             return 1
-        print(f"you: {question}")
+        if args.questions or not sys.stdin.isatty():
+            print(f"you: {question}")  # echo what was not typed here
         print(f"model: {result.output}")
         sys.stdout.flush()
         history = result.messages

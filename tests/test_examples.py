@@ -367,3 +367,62 @@ def test_watch_camera_replays_a_video(tmp_path: Path) -> None:
     r, g, b = second[0].getpixel((80, 60))  # the frame sent at 2 s shows the ball
     assert r > 150 and g < 80 and b < 80
     assert first[0].getpixel((80, 60))[0] < 230 and abs(first[0].getpixel((80, 60))[1] - 200) < 20
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((80, 120, 300, 360), fill=(20, 60, 200))
+    draw.ellipse((380, 160, 560, 340), fill=(230, 200, 20))
+    path = tmp_path / "shapes.png"
+    image.save(path)
+    return path
+
+
+def chat_script() -> list[Reply | str]:
+    return [Reply("A blue square and a yellow circle."), Reply("The circle is on the right.")]
+
+
+def check_chat(out: str, requests: list[dict[str, Any]], q1: str, q2: str) -> None:
+    assert out.splitlines() == [
+        f"you: {q1}",
+        "model: A blue square and a yellow circle.",
+        f"you: {q2}",
+        "model: The circle is on the right.",
+        "2 turns",
+    ]
+    assert modes(requests) == ["16x", "16x"]
+    first, second = requests
+    assert image_count(first) == 1 and decoded_images(first)[0].size == (640, 480)
+    # the second turn carries the first one: the image, the question and the answer
+    assert image_count(second) == 1
+    texts = json.dumps(second["messages"])
+    assert q1 in texts and "A blue square and a yellow circle." in texts and q2 in texts
+    roles = [m["role"] for m in second["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_chat_about_image_keeps_the_history(picture: Path, tmp_path: Path) -> None:
+    q1, q2 = "What shapes are in the picture?", "Where is the circle?"
+    with LocalServer(chat_script()) as srv:
+        proc = run_example(
+            "chat_about_image.py", str(picture), q1, q2,
+            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "2",
+            "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    check_chat(ok(proc), requests, q1, q2)
+
+
+def test_chat_about_image_reads_questions_from_stdin(picture: Path, tmp_path: Path) -> None:
+    q1, q2 = "What shapes are in the picture?", "Where is the circle?"
+    with LocalServer(chat_script()) as srv:
+        proc = run_example(
+            "chat_about_image.py", str(picture), "--base-url", srv.base_url,
+            "--runs", str(tmp_path / "runs"), cwd=tmp_path, stdin=f"{q1}\n{q2}\n",
+        )
+        requests = srv.chat_requests
+    check_chat(ok(proc), requests, q1, q2)
