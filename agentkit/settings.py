@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from difflib import get_close_matches
@@ -26,11 +26,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentkit.errors import ConfigurationError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the tomli backport
-    import tomli as tomllib
 
 __all__ = ["DEFAULT_MODEL", "Settings"]
 

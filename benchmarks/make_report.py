@@ -816,7 +816,6 @@ GPU_KNOWN = {
     "images",
     "errors",
     "section_s",
-    "command",
     "vllm",
     "mode",
     "policy",

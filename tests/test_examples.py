@@ -426,3 +426,52 @@ def test_chat_about_image_reads_questions_from_stdin(picture: Path, tmp_path: Pa
         )
         requests = srv.chat_requests
     check_chat(ok(proc), requests, q1, q2)
+
+
+# ---------------------------------------------------------------------------------- testing kit
+
+
+def test_test_my_agent_runs_as_a_script(tmp_path: Path) -> None:
+    out = ok(run_example("test_my_agent.py", cwd=tmp_path))
+    assert out.splitlines() == [
+        "PASS test_saves_a_note",
+        "PASS test_recovers_from_a_server_error",
+        "PASS test_a_bad_call_is_sent_back_to_the_model",
+        "3 passed, 0 failed",
+    ]
+
+
+def test_test_my_agent_live_check_against_a_server(tmp_path: Path) -> None:
+    script = [
+        Reply(call_text("save_note", title="groceries", text="milk, eggs")),
+        Reply("Saved."),
+    ]
+    with LocalServer(script) as srv:
+        proc = run_example(
+            "test_my_agent.py", "--base-url", srv.base_url, "--model", srv.model,
+            "--max-steps", "3", cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    assert "3 passed, 0 failed" in out
+    assert "live: completed, notes={'groceries': 'milk, eggs'}, answer='Saved.'" in out
+    assert modes(requests) == ["16x", "16x"]
+    assert (tmp_path / "runs").is_dir()  # the live run's trajectory, in the working directory
+
+
+def test_test_my_agent_live_check_reports_a_failure(tmp_path: Path) -> None:
+    with LocalServer([Reply("I would rather not.")]) as srv:
+        proc = run_example("test_my_agent.py", "--base-url", srv.base_url, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "live: completed, notes={}, answer='I would rather not.'" in proc.stdout
+
+
+def test_test_my_agent_under_pytest(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTKIT_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(EXAMPLES / "test_my_agent.py")],
+        capture_output=True, text=True, cwd=ROOT, env=base, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "3 passed" in proc.stdout

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
@@ -616,28 +615,8 @@ class OpenAICompatBackend:
 @asynccontextmanager
 async def _deadline(seconds: float) -> AsyncIterator[None]:
     """Raise ``TimeoutError`` if the block runs longer than ``seconds`` (``asyncio.timeout``)."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            yield
-        return
-    task = asyncio.current_task()  # pragma: no cover - Python 3.10 fallback
-    assert task is not None
-    fired = False
-
-    def fire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
-
-    handle = asyncio.get_running_loop().call_later(seconds, fire)
-    try:
+    async with asyncio.timeout(seconds):
         yield
-    except asyncio.CancelledError:
-        if fired:
-            raise TimeoutError from None
-        raise
-    finally:
-        handle.cancel()
 
 
 def _openai_kwargs(body: dict[str, Any]) -> dict[str, Any]:

@@ -189,7 +189,9 @@ class ToolCallParser:
                 f"max_call_chars must be an integer of at least 64, not {max_call_chars!r}."
             )
         if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 0):
-            raise ConfigurationError(f"max_calls must be None or an integer >= 0, not {max_calls!r}.")
+            raise ConfigurationError(
+                f"max_calls must be None or an integer >= 0, not {max_calls!r}."
+            )
         self._toolset = toolset
         self._cap = max_call_chars
         self._max_calls = max_calls

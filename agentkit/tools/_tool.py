@@ -51,7 +51,7 @@ RESERVED_NAMES: frozenset[str] = frozenset({"final_result"})
 _CallStyle = Literal["kwargs", "model", "dict"]
 
 
-class Risk(str, enum.Enum):
+class Risk(enum.StrEnum):
     """How much harm a call can do; the safety policy decides what needs confirmation."""
 
     READ_ONLY = "read_only"
