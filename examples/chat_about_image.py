@@ -32,12 +32,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("image", type=Path, help="an image file (PNG, JPEG, WebP...)")
     parser.add_argument("questions", nargs="*", help="questions; none: read them from stdin")
-    parser.add_argument("--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: $AGENTKIT_BASE_URL)")
+    parser.add_argument(
+        "--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 (default: $AGENTKIT_BASE_URL)"
+    )
     parser.add_argument("--model", help="the served model name (default: openbmb/MiniCPM-V-4.6)")
     parser.add_argument("--max-steps", type=int, default=2, help="model turns per question")
-    parser.add_argument("--mode", default="auto", choices=["auto", "16x", "4x"],
-                        help="visual detail: auto (4x for reading questions), 16x or 4x")
+    parser.add_argument(
+        "--mode",
+        default="auto",
+        choices=["auto", "16x", "4x"],
+        help="visual detail: auto (4x for reading questions), 16x or 4x",
+    )
     parser.add_argument("--runs", default=None, help="where run directories go (default ./runs)")
     return parser.parse_args(argv)
 
@@ -65,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         instructions="You answer questions about the image the user shows you, briefly.",
         policy=args.mode,
         limits=Limits(max_steps=args.max_steps),
-        settings=Settings.resolve(base_url=args.base_url, model=args.model,
-                                  trajectory_dir=args.runs),
+        settings=Settings.resolve(
+            base_url=args.base_url, model=args.model, trajectory_dir=args.runs
+        ),
     )
     history: list[Message] | None = None
     turns = 0

@@ -54,17 +54,20 @@ TOOLS = ["click", "type_text", "press_keys", "scroll", "wait"]
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", nargs="?", default=DEFAULT_TASK, help="what to do on the screen")
-    parser.add_argument("--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: $AGENTKIT_BASE_URL)")
+    parser.add_argument(
+        "--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 (default: $AGENTKIT_BASE_URL)"
+    )
     parser.add_argument("--model", help="the served model name (default: openbmb/MiniCPM-V-4.6)")
     parser.add_argument("--max-steps", type=int, default=15, help="stop after this many steps")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="record what would happen, touch nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="record what would happen, touch nothing"
+    )
     parser.add_argument("--yes", action="store_true", help="allow destructive actions unasked")
     parser.add_argument("--monitor", type=int, default=1, help="which monitor to capture")
     parser.add_argument("--runs", default=None, help="where run directories go (default ./runs)")
-    parser.add_argument("--no-kill-key", action="store_true",
-                        help="do not listen for ctrl+alt+esc on the keyboard")
+    parser.add_argument(
+        "--no-kill-key", action="store_true", help="do not listen for ctrl+alt+esc on the keyboard"
+    )
     return parser.parse_args(argv)
 
 
@@ -87,8 +90,10 @@ def show(event: Any) -> None:
     if isinstance(event, RunStarted):
         print(f"run {event.run_id}: {event.task}")
     elif isinstance(event, StepStarted):
-        print(f"step {event.step}: {event.mode} ({event.mode_reason}), "
-              f"{event.visual_tokens} visual tokens")
+        print(
+            f"step {event.step}: {event.mode} ({event.mode_reason}), "
+            f"{event.visual_tokens} visual tokens"
+        )
     elif isinstance(event, ToolCallStarted):
         print(f"  -> {describe(event.call)}")
     elif isinstance(event, ToolCallFinished):
@@ -114,19 +119,21 @@ def main(argv: list[str] | None = None) -> int:
         from agentkit_desktop import DesktopTools
     except ImportError as exc:  # no pack, or no display for pynput
         print(f"the desktop pack is not usable: {exc}", file=sys.stderr)
-        print("install it with `pip install -e tools/agentkit-desktop` and run under X11/Xvfb",
-              file=sys.stderr)
+        print(
+            "install it with `pip install -e tools/agentkit-desktop` and run under X11/Xvfb",
+            file=sys.stderr,
+        )
         return 2
 
-    settings = Settings.resolve(base_url=args.base_url, model=args.model,
-                                trajectory_dir=args.runs)
+    settings = Settings.resolve(base_url=args.base_url, model=args.model, trajectory_dir=args.runs)
     desktop = DesktopTools(max_text=500)
     agent: Agent[Any] = Agent(
         tools=desktop.toolset().filter(TOOLS),
         source=ScreenSource(monitor=args.monitor),
         instructions=INSTRUCTIONS,
-        safety=SafetyPolicy(confirmer=(lambda call: True) if args.yes else ask,
-                            dry_run=args.dry_run),
+        safety=SafetyPolicy(
+            confirmer=(lambda call: True) if args.yes else ask, dry_run=args.dry_run
+        ),
         limits=Limits(max_steps=args.max_steps),
         settings=settings,
     )
@@ -156,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print("dry run: nothing was clicked or typed")
     print(f"trajectory: {result.trajectory_dir}")
-    print(f"report: agentkit report {result.trajectory_dir}  "
-          f"(writes {result.trajectory_dir}/report.html)")
+    print(
+        f"report: agentkit report {result.trajectory_dir}  "
+        f"(writes {result.trajectory_dir}/report.html)"
+    )
     return 0 if result.status == "completed" else 1
 
 

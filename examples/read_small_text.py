@@ -38,12 +38,14 @@ ZOOM_INSTRUCTIONS = (
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", nargs="?", default=DEFAULT_TASK, help="what to read")
-    parser.add_argument("--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: $AGENTKIT_BASE_URL)")
+    parser.add_argument(
+        "--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 (default: $AGENTKIT_BASE_URL)"
+    )
     parser.add_argument("--model", help="the served model name (default: openbmb/MiniCPM-V-4.6)")
     parser.add_argument("--max-steps", type=int, default=4, help="stop after this many steps")
-    parser.add_argument("--zoom", action="store_true",
-                        help="16x overview first, then the zoom tool's crop at 4x")
+    parser.add_argument(
+        "--zoom", action="store_true", help="16x overview first, then the zoom tool's crop at 4x"
+    )
     parser.add_argument("--monitor", type=int, default=1, help="which monitor to capture")
     parser.add_argument("--region", help="LEFT,TOP,WIDTH,HEIGHT of the monitor to capture")
     parser.add_argument("--runs", default=None, help="where run directories go (default ./runs)")
@@ -61,8 +63,10 @@ async def read(agent: Agent[Any], task: str) -> RunResult | None:
     result = None
     async for event in agent.stream(task):
         if isinstance(event, StepStarted):
-            print(f"step {event.step}: {event.mode}, {event.visual_tokens} visual tokens "
-                  f"- {event.mode_reason}")
+            print(
+                f"step {event.step}: {event.mode}, {event.visual_tokens} visual tokens "
+                f"- {event.mode_reason}"
+            )
         elif isinstance(event, ToolCallStarted):
             print(f"  -> {event.call.name}({event.call.arguments})")
         elif isinstance(event, ToolCallFinished) and event.error:
@@ -75,19 +79,23 @@ async def read(agent: Agent[Any], task: str) -> RunResult | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings.resolve(base_url=args.base_url, model=args.model,
-                                trajectory_dir=args.runs)
+    settings = Settings.resolve(base_url=args.base_url, model=args.model, trajectory_dir=args.runs)
     source = ScreenSource(monitor=args.monitor, region=region(args.region))
     if args.zoom:
         # 16x unless detail was asked for: the zoom call is what switches the next step to 4x.
-        agent: Agent[Any] = Agent(tools=[zoom_tool()], source=source,
-                                  policy=AutoPolicy(read_keywords=False),
-                                  instructions=ZOOM_INSTRUCTIONS,
-                                  limits=Limits(max_steps=args.max_steps), settings=settings)
+        agent: Agent[Any] = Agent(
+            tools=[zoom_tool()],
+            source=source,
+            policy=AutoPolicy(read_keywords=False),
+            instructions=ZOOM_INSTRUCTIONS,
+            limits=Limits(max_steps=args.max_steps),
+            settings=settings,
+        )
     else:
         # "auto" sees a reading task and sends the screenshot at 4x from the first step.
-        agent = Agent(source=source, policy="auto",
-                      limits=Limits(max_steps=args.max_steps), settings=settings)
+        agent = Agent(
+            source=source, policy="auto", limits=Limits(max_steps=args.max_steps), settings=settings
+        )
     result = asyncio.run(read(agent, args.task))
     if result is None:
         return 1
@@ -95,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"status: {result.status}: {result.error}")
         return 1
     print(f"text: {result.output}")
-    print(f"tokens: {result.usage.prompt_tokens} prompt, {result.usage.completion_tokens} "
-          f"completion over {result.steps} steps")
+    print(
+        f"tokens: {result.usage.prompt_tokens} prompt, {result.usage.completion_tokens} "
+        f"completion over {result.steps} steps"
+    )
     return 0
 
 

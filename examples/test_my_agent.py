@@ -71,8 +71,9 @@ def isolated_settings(base_url: str, runs: str) -> Settings:
     empty = Path(runs) / "empty.toml"
     empty.parent.mkdir(parents=True, exist_ok=True)
     empty.write_text("")
-    return Settings.resolve(env={}, config_path=empty, base_url=base_url, trajectory_dir=runs,
-                            retry_backoff_s=0.01)
+    return Settings.resolve(
+        env={}, config_path=empty, base_url=base_url, trajectory_dir=runs, retry_backoff_s=0.01
+    )
 
 
 def test_saves_a_note() -> None:
@@ -97,13 +98,15 @@ def test_saves_a_note() -> None:
 
 def test_recovers_from_a_server_error() -> None:
     notes: dict[str, str] = {}
-    script = [
+    script: list[Reply | HttpError] = [
         HttpError(500),  # a transient failure before any output: retried by the backend
         Reply(call("save_note", title="call", text="ring Ada at 5")),
         Reply("Done."),
     ]
     with tempfile.TemporaryDirectory() as runs, LocalServer(script) as srv:
-        result = build_agent(isolated_settings(srv.base_url, runs), notes).run("Remind me to ring Ada")
+        result = build_agent(isolated_settings(srv.base_url, runs), notes).run(
+            "Remind me to ring Ada"
+        )
         requests = srv.chat_requests
     assert result.status == "completed", result.error
     assert notes == {"call": "ring Ada at 5"}

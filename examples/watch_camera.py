@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--checks", type=int, default=0, help="stop after K checks (0: never)")
     parser.add_argument("--camera", default="0", help="camera index or stream URL (default 0)")
     parser.add_argument("--video", help="replay a video file instead of a camera")
-    parser.add_argument("--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 "
-                        "(default: $AGENTKIT_BASE_URL)")
+    parser.add_argument(
+        "--base-url", help="the server, e.g. http://127.0.0.1:8000/v1 (default: $AGENTKIT_BASE_URL)"
+    )
     parser.add_argument("--model", help="the served model name (default: openbmb/MiniCPM-V-4.6)")
     parser.add_argument("--max-steps", type=int, default=3, help="model turns per check")
     parser.add_argument("--runs", default=None, help="where run directories go (default ./runs)")
@@ -78,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         policy="16x",
         instructions="You watch a camera. Answer only about what is visible in the image.",
         limits=Limits(max_steps=args.max_steps),
-        settings=Settings.resolve(base_url=args.base_url, model=args.model,
-                                  trajectory_dir=args.runs),
+        settings=Settings.resolve(
+            base_url=args.base_url, model=args.model, trajectory_dir=args.runs
+        ),
     )
-    question = (f"Is there {args.what} in view? Answer with final_result: present, how many, "
-                "and one short sentence.")
+    question = (
+        f"Is there {args.what} in view? Answer with final_result: present, how many, "
+        "and one short sentence."
+    )
     checks = 0
     try:
         while args.checks == 0 or checks < args.checks:
@@ -94,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                 break
             assert isinstance(frame, Frame)
             checks += 1
-            when = (time.strftime("%H:%M:%S") if live
-                    else f"{(checks - 1) * args.every:.1f}s into the video")
+            when = (
+                time.strftime("%H:%M:%S")
+                if live
+                else f"{(checks - 1) * args.every:.1f}s into the video"
+            )
             result = agent.run(question, images=[frame])
             if isinstance(result.output, Sighting):
                 print(f"check {checks} at {when}: {result.output.model_dump_json()}")

@@ -100,7 +100,9 @@ class Form:
     def state(self) -> dict[str, Any]:
         return json.loads(self.path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
-    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict:
+    def wait_for(
+        self, check: Callable[[dict[str, Any]], bool], timeout: float = 10
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             state = self.state() if self.path.exists() else {}
@@ -157,15 +159,20 @@ def desktop_pack() -> None:
 
 
 @pytest.mark.xvfb
-def test_desktop_form_fills_the_real_window(
-    form: Form, desktop_pack: None, tmp_path: Path
-) -> None:
+def test_desktop_form_fills_the_real_window(form: Form, desktop_pack: None, tmp_path: Path) -> None:
     name, city = "Zoë Ünal", "Kraków"
     with LocalServer(form_script(form, name, city)) as srv:
         proc = run_example(
             "desktop_form.py",
-            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "8",
-            "--runs", str(tmp_path / "runs"), "--no-kill-key",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            srv.model,
+            "--max-steps",
+            "8",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--no-kill-key",
             cwd=tmp_path,
         )
         requests = srv.chat_requests
@@ -191,9 +198,15 @@ def test_desktop_form_dry_run_touches_nothing(
     before = form.state()
     with LocalServer(form_script(form, "Ada", "London")) as srv:
         proc = run_example(
-            "desktop_form.py", "--dry-run",
-            "--base-url", srv.base_url, "--max-steps", "8",
-            "--runs", str(tmp_path / "runs"), "--no-kill-key",
+            "desktop_form.py",
+            "--dry-run",
+            "--base-url",
+            srv.base_url,
+            "--max-steps",
+            "8",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--no-kill-key",
             cwd=tmp_path,
         )
     out = ok(proc)
@@ -202,7 +215,9 @@ def test_desktop_form_dry_run_touches_nothing(
     time.sleep(0.2)
     after = form.state()
     assert (after["name"], after["city"], after["submitted"]) == (
-        before["name"], before["city"], before["submitted"]
+        before["name"],
+        before["city"],
+        before["submitted"],
     )
 
 
@@ -216,9 +231,15 @@ def test_desktop_form_destructive_keys_need_a_yes(
     ]
     with LocalServer(script) as srv:
         proc = run_example(
-            "desktop_form.py", "Restart the computer",
-            "--base-url", srv.base_url, "--runs", str(tmp_path / "runs"), "--no-kill-key",
-            cwd=tmp_path, stdin="n\n",
+            "desktop_form.py",
+            "Restart the computer",
+            "--base-url",
+            srv.base_url,
+            "--runs",
+            str(tmp_path / "runs"),
+            "--no-kill-key",
+            cwd=tmp_path,
+            stdin="n\n",
         )
     out = ok(proc)
     assert "Allow the destructive action press_keys({'keys': 'ctrl+alt+delete'})? [y/N]" in out
@@ -243,7 +264,9 @@ def small_text(screen: Any) -> Iterator[str]:
     text = "Serial no. 4417-B  expires 2027-03-31"
     proc = subprocess.Popen(
         [sys.executable, "-c", _LABEL, "900", "600", text],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdin is not None
     ready, _, _ = select.select([proc.stdout], [], [], 10.0)
@@ -261,8 +284,16 @@ def small_text(screen: Any) -> Iterator[str]:
 def test_read_small_text_sends_the_screen_at_4x(small_text: str, tmp_path: Path) -> None:
     with LocalServer([Reply(f"The text says: {small_text}")]) as srv:
         proc = run_example(
-            "read_small_text.py", "--base-url", srv.base_url, "--model", srv.model,
-            "--max-steps", "3", "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+            "read_small_text.py",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            srv.model,
+            "--max-steps",
+            "3",
+            "--runs",
+            str(tmp_path / "runs"),
+            cwd=tmp_path,
         )
         requests = srv.chat_requests
     out = ok(proc)
@@ -281,14 +312,23 @@ def test_read_small_text_sends_the_screen_at_4x(small_text: str, tmp_path: Path)
 def test_read_small_text_with_the_zoom_tool(small_text: str, tmp_path: Path) -> None:
     # the label sits at x 900/2304, y 600/800: a box around it in 0-1000 coordinates
     script = [
-        Reply("The text is too small; I zoom in.\n"
-              + call_text("zoom", x1=380, y1=730, x2=560, y2=790)),
+        Reply(
+            "The text is too small; I zoom in.\n"
+            + call_text("zoom", x1=380, y1=730, x2=560, y2=790)
+        ),
         Reply(f"It says: {small_text}"),
     ]
     with LocalServer(script) as srv:
         proc = run_example(
-            "read_small_text.py", "--zoom", "What does the label say?",
-            "--base-url", srv.base_url, "--max-steps", "3", "--runs", str(tmp_path / "runs"),
+            "read_small_text.py",
+            "--zoom",
+            "What does the label say?",
+            "--base-url",
+            srv.base_url,
+            "--max-steps",
+            "3",
+            "--runs",
+            str(tmp_path / "runs"),
             cwd=tmp_path,
         )
         requests = srv.chat_requests
@@ -324,7 +364,9 @@ def decoded_images(body: dict[str, Any]) -> list[Any]:
 
 
 def test_watch_camera_replays_a_video(tmp_path: Path) -> None:
-    cv2 = pytest.importorskip("cv2", reason="OpenCV is the camera extra: pip install 'agentkit[camera]'")
+    cv2 = pytest.importorskip(
+        "cv2", reason="OpenCV is the camera extra: pip install 'agentkit[camera]'"
+    )
     import numpy as np
 
     video = tmp_path / "yard.avi"
@@ -338,20 +380,35 @@ def test_watch_camera_replays_a_video(tmp_path: Path) -> None:
     writer.release()
     script = [
         Reply(call_text("final_result", present=False, count=0, description="An empty grey yard.")),
-        Reply("A ball appeared.\n"
-              + call_text("final_result", present=True, count=1, description="A red ball.")),
+        Reply(
+            "A ball appeared.\n"
+            + call_text("final_result", present=True, count=1, description="A red ball.")
+        ),
     ]
     with LocalServer(script) as srv:
         proc = run_example(
-            "watch_camera.py", "--video", str(video), "--every", "2", "--what", "a red ball",
-            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "2",
-            "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+            "watch_camera.py",
+            "--video",
+            str(video),
+            "--every",
+            "2",
+            "--what",
+            "a red ball",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            srv.model,
+            "--max-steps",
+            "2",
+            "--runs",
+            str(tmp_path / "runs"),
+            cwd=tmp_path,
         )
         requests = srv.chat_requests
     out = ok(proc)
     lines = out.splitlines()
     assert lines[0] == (
-        'check 1 at 0.0s into the video: '
+        "check 1 at 0.0s into the video: "
         '{"present":false,"count":0,"description":"An empty grey yard."}'
     )
     assert lines[1] == (
@@ -409,9 +466,19 @@ def test_chat_about_image_keeps_the_history(picture: Path, tmp_path: Path) -> No
     q1, q2 = "What shapes are in the picture?", "Where is the circle?"
     with LocalServer(chat_script()) as srv:
         proc = run_example(
-            "chat_about_image.py", str(picture), q1, q2,
-            "--base-url", srv.base_url, "--model", srv.model, "--max-steps", "2",
-            "--runs", str(tmp_path / "runs"), cwd=tmp_path,
+            "chat_about_image.py",
+            str(picture),
+            q1,
+            q2,
+            "--base-url",
+            srv.base_url,
+            "--model",
+            srv.model,
+            "--max-steps",
+            "2",
+            "--runs",
+            str(tmp_path / "runs"),
+            cwd=tmp_path,
         )
         requests = srv.chat_requests
     check_chat(ok(proc), requests, q1, q2)
@@ -421,8 +488,14 @@ def test_chat_about_image_reads_questions_from_stdin(picture: Path, tmp_path: Pa
     q1, q2 = "What shapes are in the picture?", "Where is the circle?"
     with LocalServer(chat_script()) as srv:
         proc = run_example(
-            "chat_about_image.py", str(picture), "--base-url", srv.base_url,
-            "--runs", str(tmp_path / "runs"), cwd=tmp_path, stdin=f"{q1}\n{q2}\n",
+            "chat_about_image.py",
+            str(picture),
+            "--base-url",
+            srv.base_url,
+            "--runs",
+            str(tmp_path / "runs"),
+            cwd=tmp_path,
+            stdin=f"{q1}\n{q2}\n",
         )
         requests = srv.chat_requests
     check_chat(ok(proc), requests, q1, q2)
@@ -448,8 +521,14 @@ def test_test_my_agent_live_check_against_a_server(tmp_path: Path) -> None:
     ]
     with LocalServer(script) as srv:
         proc = run_example(
-            "test_my_agent.py", "--base-url", srv.base_url, "--model", srv.model,
-            "--max-steps", "3", cwd=tmp_path,
+            "test_my_agent.py",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            srv.model,
+            "--max-steps",
+            "3",
+            cwd=tmp_path,
         )
         requests = srv.chat_requests
     out = ok(proc)
@@ -469,9 +548,20 @@ def test_test_my_agent_live_check_reports_a_failure(tmp_path: Path) -> None:
 def test_test_my_agent_under_pytest(tmp_path: Path) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGENTKIT_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(EXAMPLES / "test_my_agent.py")],
-        capture_output=True, text=True, cwd=ROOT, env=base, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "test_my_agent.py"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=base,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "3 passed" in proc.stdout
