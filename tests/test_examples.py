@@ -185,6 +185,16 @@ def test_desktop_form_fills_the_real_window(form: Form, desktop_pack: None, tmp_
     run_dir = next((tmp_path / "runs").iterdir())
     assert f"trajectory: {run_dir}" in out
     assert f"report: agentkit report {run_dir}" in out
+    report = subprocess.run(  # the command the script prints works on its run directory
+        [sys.executable, "-m", "agentkit", "report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert report.returncode == 0, report.stderr
+    assert (run_dir / "report.html").read_text(encoding="utf-8").count('<section class="step"') == 6
     assert len(requests) == 6
     assert requests[0]["mm_processor_kwargs"] == {"downsample_mode": "16x"}
     assert set(modes(requests)) <= {"16x", "4x"}

@@ -8,7 +8,6 @@ is finished with the terminal status and the toolset's close hooks run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -20,7 +19,8 @@ from pydantic import BaseModel
 
 from agentkit.agent._observe import Observer, retry_prompt
 from agentkit.agent._result import RunResult, RunStatus
-from agentkit.backends._base import Backend, ModelRequest, ModelResponse, TextDelta
+from agentkit.agent._turn import stream_turn
+from agentkit.backends._base import Backend, ModelRequest, ModelResponse
 from agentkit.errors import (
     AgentkitError,
     BackendTimeoutError,
@@ -32,7 +32,6 @@ from agentkit.errors import (
 )
 from agentkit.events import (
     Event,
-    ModelTextDelta,
     Retry,
     RunFinished,
     RunStarted,
@@ -43,7 +42,7 @@ from agentkit.events import (
     ToolCallStarted,
 )
 from agentkit.messages import FunctionCall, Message, Part, TextPart, Usage
-from agentkit.parsing import ParseResult, TextChunk, ToolCallParser, validate_server_calls
+from agentkit.parsing import ParseResult
 from agentkit.tools import Risk, RunContext, ToolSet
 from agentkit.tools._call import ToolCall
 from agentkit.trajectory import TrajectoryWriter
@@ -370,7 +369,14 @@ class Run:
             )
             record["request"]["visual_tokens"] = estimate.visual
             try:
-                response, parsed = await self._stream_turn(step, request)
+                response, parsed = await stream_turn(
+                    self.backend,
+                    request,
+                    self.toolset,
+                    step=step,
+                    max_calls=self.limits.max_calls_per_step,
+                    emit=self.emit,
+                )
                 return response, parsed, estimate
             except ContextLengthError as exc:
                 if overflow_recovered or not self.observer.shrink_history(self.messages):
@@ -409,38 +415,6 @@ class Run:
             enable_thinking=s.enable_thinking,
             extra_body=dict(self.agent.extra_body),
         )
-
-    async def _stream_turn(
-        self, step: int, request: ModelRequest
-    ) -> tuple[ModelResponse, ParseResult]:
-        parser = ToolCallParser(
-            self.toolset,
-            max_calls=self.limits.max_calls_per_step,
-            call_id_prefix=f"call_{step}",
-        )
-        response: ModelResponse | None = None
-        async with contextlib.aclosing(self.backend.stream(request)) as stream:  # type: ignore[type-var]
-            async for item in stream:
-                if isinstance(item, TextDelta):
-                    for ev in parser.feed(item.text):
-                        if isinstance(ev, TextChunk) and ev.text:
-                            await self.emit(ModelTextDelta(step, ev.text))
-                elif isinstance(item, ModelResponse):
-                    response = item
-        if response is None:
-            from agentkit.errors import ProtocolError
-
-            raise ProtocolError("the backend's stream ended without a final response")
-        if response.tool_calls:
-            parsed = validate_server_calls(
-                response.tool_calls,
-                self.toolset,
-                finish_reason=response.finish_reason,
-                content=response.text,
-            )
-        else:
-            parsed = parser.finish(response.finish_reason)
-        return response, parsed
 
     async def _reject(self, step: int, parsed: ParseResult, record: dict[str, Any]) -> None:
         self.totals.invalid_calls += len(parsed.errors)
