@@ -47,15 +47,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--zoom", action="store_true", help="16x overview first, then the zoom tool's crop at 4x"
     )
     parser.add_argument("--monitor", type=int, default=1, help="which monitor to capture")
-    parser.add_argument("--region", help="LEFT,TOP,WIDTH,HEIGHT of the monitor to capture")
+    parser.add_argument(
+        "--region", type=region, help="LEFT,TOP,WIDTH,HEIGHT of the monitor to capture"
+    )
     parser.add_argument("--runs", default=None, help="where run directories go (default ./runs)")
     return parser.parse_args(argv)
 
 
-def region(text: str | None) -> tuple[int, int, int, int] | None:
-    if text is None:
-        return None
-    left, top, width, height = (int(v) for v in text.split(","))
+def region(text: str) -> tuple[int, int, int, int]:
+    """``LEFT,TOP,WIDTH,HEIGHT`` as four integers (an argparse type)."""
+    try:
+        left, top, width, height = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LEFT,TOP,WIDTH,HEIGHT in pixels, e.g. 0,0,800,200; got {text!r}"
+        ) from None
     return left, top, width, height
 
 
@@ -80,7 +86,7 @@ async def read(agent: Agent[Any], task: str) -> RunResult | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.resolve(base_url=args.base_url, model=args.model, trajectory_dir=args.runs)
-    source = ScreenSource(monitor=args.monitor, region=region(args.region))
+    source = ScreenSource(monitor=args.monitor, region=args.region)
     if args.zoom:
         # 16x unless detail was asked for: the zoom call is what switches the next step to 4x.
         agent: Agent[Any] = Agent(

@@ -216,10 +216,10 @@ def test_desktop_form_dry_run_touches_nothing(
             "8",
             "--runs",
             str(tmp_path / "runs"),
-            "--no-kill-key",
             cwd=tmp_path,
         )
     out = ok(proc)
+    assert out.startswith("press ctrl+alt+esc to stop the agent\n")  # the kill key listens
     assert out.count("  <- dry_run: ") == 5
     assert "dry run: nothing was clicked or typed" in out
     time.sleep(0.2)

@@ -96,6 +96,7 @@ class LocalServer:
         usage_fn: ``(request_json, reply_text) -> {"prompt_tokens", "completion_tokens"}``;
             default :func:`estimate_usage`.
         server_version: what ``GET /version`` reports.
+        max_recorded: keep only the newest requests in ``requests`` (long runs); None keeps all.
         start_delay_s: the port is reserved at start but only listens after this delay
             (connection refused meanwhile: a server that is not started yet).
 
@@ -117,6 +118,7 @@ class LocalServer:
         usage_fn: UsageFn | None = None,
         server_version: str = "0.33.0",
         start_delay_s: float = 0.0,
+        max_recorded: int | None = None,
     ) -> None:
         self.model = model
         self.parse_tool_calls = parse_tool_calls
@@ -125,6 +127,7 @@ class LocalServer:
         self.usage_fn: UsageFn = usage_fn or estimate_usage
         self.server_version = server_version
         self.start_delay_s = start_delay_s
+        self.max_recorded = max_recorded
         self.requests: list[RecordedRequest] = []
         self.errors: list[Exception] = []
         self._function: Callable[[dict[str, Any]], Any] | None = None
@@ -389,6 +392,8 @@ class LocalServer:
                     parsed = None
                 path = target.split("?", 1)[0]
                 self.requests.append(RecordedRequest(method, path, headers, body, parsed))
+                if self.max_recorded is not None and len(self.requests) > self.max_recorded:
+                    del self.requests[: len(self.requests) - self.max_recorded]
                 try:
                     await self._route(method, path, headers, body, parsed, writer)
                 except _Closed:

@@ -61,6 +61,15 @@ class SoakReport:
         return {**asdict(self), "ok": self.ok}
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    steps: int
+    tool_calls: int
+    error: BaseException | None
+    trajectory_dir: Path | None
+
+
 def _fds() -> int:
     try:
         return len(os.listdir("/proc/self/fd"))
@@ -159,7 +168,7 @@ def run_soak(
     t0 = time.monotonic()
     results: list[Any] = []
     hangs = 0
-    with LocalServer(model) as srv:
+    with LocalServer(model, max_recorded=100) as srv:
         fds0, threads0 = _fds(), threading.active_count()  # the server's own thread and socket
 
         async def main() -> None:
@@ -187,10 +196,13 @@ def run_soak(
                     nonlocal hangs
                     async with gate:
                         try:
+                            r = await asyncio.wait_for(
+                                agent.run_async(f"soak task {i}"), run_timeout_s
+                            )
+                            # keep only the record, not the conversation: memory growth must
+                            # show leaks, not results the harness holds on to
                             results.append(
-                                await asyncio.wait_for(
-                                    agent.run_async(f"soak task {i}"), run_timeout_s
-                                )
+                                _Outcome(r.status, r.steps, r.tool_calls, r.error, r.trajectory_dir)
                             )
                         except TimeoutError:
                             hangs += 1
@@ -210,6 +222,7 @@ def run_soak(
         if r.error is not None:
             errors[type(r.error).__name__] = errors.get(type(r.error).__name__, 0) + 1
         try:
+            assert r.trajectory_dir is not None
             meta = json.loads((r.trajectory_dir / "run.json").read_text())
             last = (r.trajectory_dir / "steps.jsonl").read_text().splitlines()[-1]
             if meta["status"] == r.status and json.loads(last)["type"] == "end":
