@@ -575,3 +575,29 @@ def test_test_my_agent_under_pytest(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "3 passed" in proc.stdout
+
+
+@pytest.mark.xvfb
+def test_read_small_text_captures_only_the_region(small_text: str, tmp_path: Path) -> None:
+    with LocalServer([Reply(small_text)]) as srv:
+        proc = run_example(
+            "read_small_text.py",
+            "--region",
+            "850,560,600,120",
+            "--base-url",
+            srv.base_url,
+            "--runs",
+            str(tmp_path / "runs"),
+            cwd=tmp_path,
+        )
+        requests = srv.chat_requests
+    out = ok(proc)
+    from agentkit.vision import image_tokens
+
+    (image,) = decoded_images(requests[0])
+    assert image.size == (600, 120)
+    # the label (white, at 900,600 on the screen) is inside the region, the rest is the bare root
+    white = image.convert("L").histogram()[255]
+    assert 500 < white < 600 * 120 // 2
+    assert image.getpixel((55, 45)) != (0, 0, 0) and image.getpixel((5, 5)) == (0, 0, 0)
+    assert f"step 1: 4x, {image_tokens(600, 120, mode='4x').total} visual tokens" in out
