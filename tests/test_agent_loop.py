@@ -451,3 +451,23 @@ def test_zoom_sends_only_the_crop_at_4x(settings: Settings) -> None:
     assert len(images) == 1 and images[0].width <= 320  # only the crop, not the full 640x480
     _, lines = read_run(result.trajectory_dir)
     assert lines[1]["mode"] == "4x" and "zoom" in lines[1]["frames"][0]["id"]
+
+
+def test_a_few_typed_characters_count_as_a_change(settings: Settings) -> None:
+    class Typing:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def grab(self) -> Frame:
+            self.n += 1
+            img = Image.new("RGB", (1920, 1080), "white")
+            for i in range(self.n):  # one more 6x9 "character" per grab
+                img.paste((0, 0, 0), (100 + 7 * i, 100, 106 + 7 * i, 109))
+            return Frame(img, "typing")
+
+    notes = Notes()
+    backend = ScriptedBackend([call_text("type_text", text="a"), "done"])
+    Agent(
+        backend, tools=make_tools(notes), source=Typing(), settings=settings, settle_timeout_s=0
+    ).run("type a")
+    assert "unchanged" not in backend.requests[1].messages[-1].text

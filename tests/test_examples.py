@@ -599,5 +599,4 @@ def test_read_small_text_captures_only_the_region(small_text: str, tmp_path: Pat
     # the label (white, at 900,600 on the screen) is inside the region, the rest is the bare root
     white = image.convert("L").histogram()[255]
     assert 500 < white < 600 * 120 // 2
-    assert image.getpixel((55, 45)) != (0, 0, 0) and image.getpixel((5, 5)) == (0, 0, 0)
     assert f"step 1: 4x, {image_tokens(600, 120, mode='4x').total} visual tokens" in out

@@ -132,7 +132,7 @@ class Observer:
                 raise CaptureError("the frame source returned no frame")
         changed: bool | None = None
         if frames and self._previous is not None:
-            changed = _changed(self._previous, frames[-1])
+            changed = await asyncio.to_thread(_changed, self._previous, frames[-1])
         self.last_changed = changed
         state = PolicyState(
             step=step,
@@ -236,9 +236,18 @@ class Observer:
 
 
 def _changed(a: Frame, b: Frame) -> bool:
-    from agentkit.vision import frame_difference
+    """Whether anything visible changed between two frames, however small.
 
-    return frame_difference(a, b) > 0.002
+    A downscaled difference misses a few typed characters on a large screen, and a false
+    "nothing changed" sends the model chasing a problem that is not there; so the frames are
+    compared at full size, ignoring only faint noise (a level change of 16 or less).
+    """
+    if a.size != b.size:
+        return True
+    from PIL import ImageChops
+
+    diff = ImageChops.difference(a.image.convert("L"), b.image.convert("L"))
+    return diff.point(lambda v: 255 if v > 16 else 0).getbbox() is not None
 
 
 def retry_prompt(errors: list[ToolCallError], toolset: ToolSet) -> str:
