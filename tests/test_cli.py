@@ -451,6 +451,10 @@ def test_serve_builds_an_argv_list() -> None:
     argv = build_command("m; rm -rf /", port=1, extra=["--x"], prefix=["/opt/vllm"])
     assert argv[:3] == ["/opt/vllm", "serve", "m; rm -rf /"]  # one argument, no shell
     assert argv[argv.index("--default-chat-template-kwargs") + 1] == '{"enable_thinking": false}'
+    # the measured serving settings for many agents are the default, and can be turned off
+    assert argv[argv.index("--api-server-count") + 1] == "4" and "--enable-prefix-caching" in argv
+    plain = build_command("m", api_server_count=1, prefix_caching=False, prefix=["vllm"])
+    assert "--api-server-count" not in plain and "--enable-prefix-caching" not in plain
 
 
 def test_serve_without_vllm_says_how_to_install(
