@@ -1421,8 +1421,8 @@ def render(results: Path, docs: Path) -> str:
         section_parser(parser),
         section_soak(soak_long, soak_short),
         section_gpu(gpus, images["gpu"]),
-        section_embedded(embedded, gpus),
         section_grammar(grammar),
+        section_embedded(embedded, gpus),
     ]
     return "\n".join(parts).rstrip() + "\n"
 
