@@ -1272,7 +1272,7 @@ def is_grammar(data: dict[str, Any]) -> bool:
 def section_grammar(grammar: dict[str, dict[str, Any]]) -> str:
     out = ["## Constrained tool calls on the GPU", ""]
     if not grammar:
-        return "\n".join(out + ["Not measured yet: run `benchmarks/gpu_grammar.py`.", ""])
+        return "\n".join(out + ["No results committed yet: run `benchmarks/gpu_grammar.py`.", ""])
     for name, d in grammar.items():
         out += [
             f"### {name}",
