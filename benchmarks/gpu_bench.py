@@ -9,7 +9,8 @@ Sections (each bounded in time; results are written after every section):
   modes        16x vs 4x at 1920x1080 and 1280x720: prompt tokens (vs agentkit's count), first token
   concurrency  1, 8, 32, 64 agents through Agent.run_many_async: output tokens/s, first-token spread
   images       the same screenshots sent as-is (PNG), pre-sized to the processor's size, and as JPEG
-  raw32        the bare client at 32 concurrent requests (for agentkit's fraction of it)
+  raw32        the bare client at 32 concurrent requests, bodies built before the clock
+  pair32       agentkit at 32 agents vs the bare client at 32, the same work inside the clock
 
 The weights are random (`--load-format dummy`): timings and token counts are real, text is noise.
 Generation uses `ignore_eos` with a fixed `max_tokens` so both sides generate the same length.
@@ -220,6 +221,88 @@ class Bench:
                 )
         self.results["modes"] = {"text_only_prompt_tokens": text_prompt, "rows": rows}
 
+    async def _agents_once(
+        self, backend: OpenAICompatBackend, n: int, mode: str, root: Path
+    ) -> tuple[float, int, list[float], int]:
+        """n agents, one step each on a fresh 1280x720 screenshot: wall, tokens, first tokens."""
+        frames = [self.fresh(1280, 720) for _ in range(n)]
+
+        class One:
+            def __init__(self, frames: list[Frame]) -> None:
+                self.frames = list(frames)
+
+            def grab(self) -> Frame:
+                return self.frames.pop()
+
+        settings = Settings(max_tokens=OUT_TOKENS, trajectory_dir=str(root))
+        agent: Agent[Any] = Agent(
+            backend,
+            source=One(frames),
+            policy=mode,
+            settings=settings,
+            limits=Limits(max_steps=1),
+            extra_body={"ignore_eos": True},
+            history=None,
+        )
+        t0 = time.perf_counter()
+        results = await agent.run_many_async(
+            [f"describe screen {i}" for i in range(n)], concurrency=n
+        )
+        wall = time.perf_counter() - t0
+        ttfts = []
+        for r in results:
+            assert r.trajectory_dir is not None
+            lines = (r.trajectory_dir / "steps.jsonl").read_text().splitlines()
+            step = json.loads(lines[0])
+            if step.get("type") == "step" and step["response"]["first_token_s"] is not None:
+                ttfts.append(step["response"]["first_token_s"])
+        out_tokens = sum(r.usage.completion_tokens for r in results)
+        completed = sum(r.status == "completed" for r in results)
+        return wall, out_tokens, ttfts, completed
+
+    async def _raw_once(self, client: Any, n: int) -> tuple[float, int, list[float]]:
+        """n bare-client requests doing the same work inside the clock: encode, build, send."""
+        frames = [self.fresh(1280, 720) for _ in range(n)]
+
+        async def one(frame: Frame) -> tuple[float, float, int]:
+            req = await asyncio.to_thread(self.request, frame)
+            body = build_body(req, model=self.model, send_max_slice_nums=False)
+            return await self.raw(client, body)
+
+        t0 = time.perf_counter()
+        got = await asyncio.gather(*(one(f) for f in frames))
+        wall = time.perf_counter() - t0
+        return wall, sum(g[2] for g in got), [g[0] for g in got]
+
+    async def pair(
+        self, backend: OpenAICompatBackend, client: Any, n: int = 32, rounds: int = 3
+    ) -> None:
+        """agentkit's concurrency API vs the bare client at n, like for like, alternating."""
+        root = Path(os.environ.get("OUT", "/tmp")) / "runs"
+        ak: list[float] = []
+        raw: list[float] = []
+        for i in range(rounds):
+            if self.left() < 40:
+                break
+            order = ["ak", "raw"] if i % 2 == 0 else ["raw", "ak"]
+            for who in order:
+                if who == "ak":
+                    wall, toks, _, _ = await self._agents_once(backend, n, "16x", root)
+                    ak.append(toks / wall)
+                else:
+                    wall, toks, _ = await self._raw_once(client, n)
+                    raw.append(toks / wall)
+        if ak and raw:
+            self.results[f"pair{n}"] = {
+                "agents": n,
+                "rounds": min(len(ak), len(raw)),
+                "agentkit_output_tokens_per_s": [round(x, 1) for x in ak],
+                "raw_output_tokens_per_s": [round(x, 1) for x in raw],
+                "fraction": round(statistics.median(ak) / statistics.median(raw), 3),
+                "note": "both sides encode the same pre-rendered screenshots inside the clock; "
+                "agentkit also records each frame and step in its trajectory",
+            }
+
     async def concurrency(
         self, backend: OpenAICompatBackend, levels: list[int], modes: list[str]
     ) -> None:
@@ -228,42 +311,12 @@ class Bench:
         for mode, n in [(m, n) for m in modes for n in levels]:
             if self.left() < 30:
                 break
-            frames = [self.fresh(1280, 720) for _ in range(n)]
-
-            class One:
-                def __init__(self, frames: list[Frame]) -> None:
-                    self.frames = list(frames)
-
-                def grab(self) -> Frame:
-                    return self.frames.pop()
-
-            settings = Settings(max_tokens=OUT_TOKENS, trajectory_dir=str(root))
-            agent = Agent(
-                backend,
-                source=One(frames),
-                policy=mode,
-                settings=settings,
-                limits=Limits(max_steps=1),
-                extra_body={"ignore_eos": True},
-                history=None,
-            )
-            t0 = time.perf_counter()
-            results = await agent.run_many_async(
-                [f"describe screen {i}" for i in range(n)], concurrency=n
-            )
-            wall = time.perf_counter() - t0
-            ttfts = []
-            for r in results:
-                lines = (r.trajectory_dir / "steps.jsonl").read_text().splitlines()
-                step = json.loads(lines[0])
-                if step.get("type") == "step" and step["response"]["first_token_s"] is not None:
-                    ttfts.append(step["response"]["first_token_s"])
-            out_tokens = sum(r.usage.completion_tokens for r in results)
+            wall, out_tokens, ttfts, completed = await self._agents_once(backend, n, mode, root)
             rows.append(
                 {
                     "mode": mode,
                     "agents": n,
-                    "completed": sum(r.status == "completed" for r in results),
+                    "completed": completed,
                     "wall_s": round(wall, 3),
                     "output_tokens_per_s": round(out_tokens / wall, 1),
                     "steps_per_s": round(n / wall, 2),
@@ -376,6 +429,8 @@ async def main() -> int:
                     )
                 elif name == "raw32":
                     await bench.raw_concurrency(client)
+                elif name == "pair32":
+                    await bench.pair(backend, client)
                 elif name == "images":
                     await bench.images(backend)
             except Exception as exc:  # noqa: BLE001 - keep the other sections
