@@ -801,6 +801,7 @@ def _summary_s(s: Any) -> str:
 
 
 GPU_KNOWN = {
+    "pair32",
     "command",
     "versions",
     "date",
@@ -1008,6 +1009,17 @@ def section_gpu(gpus: dict[str, dict[str, Any]], img: str | None) -> str:
                         for name, v in images.items()
                     ],
                 ),
+                "",
+            ]
+        for key in sorted(k for k in data if k.startswith("pair")):
+            pr = data[key]
+            out += [
+                f"**agentkit vs the bare client at {pr.get('agents')}, like for like** (both encode "
+                "the same pre-rendered screenshots inside the clock; agentkit also records every "
+                f"frame and step), {pr.get('rounds')} alternating rounds, output tokens/s: agentkit "
+                f"{', '.join(fmt(x, 1) for x in pr.get('agentkit_output_tokens_per_s', []))}; bare "
+                f"client {', '.join(fmt(x, 1) for x in pr.get('raw_output_tokens_per_s', []))}; "
+                f"ratio of medians **{fmt(pr.get('fraction'), 3)}**.",
                 "",
             ]
         if data.get("errors"):
