@@ -471,3 +471,20 @@ def test_a_few_typed_characters_count_as_a_change(settings: Settings) -> None:
         backend, tools=make_tools(notes), source=Typing(), settings=settings, settle_timeout_s=0
     ).run("type a")
     assert "unchanged" not in backend.requests[1].messages[-1].text
+
+
+def test_calls_after_the_final_answer_do_not_run(settings: Settings) -> None:
+    notes = Notes()
+    turn = call_text("final_result", name="x", count=1) + "\n" + call_text("click", x=1, y=1)
+    agent = Agent(
+        ScriptedBackend([turn]),
+        tools=make_tools(notes),
+        output_type=Answer,
+        settings=settings,
+        limits=Limits(max_calls_per_step=None),
+    )
+    result = agent.run("answer, then click")
+    assert result.status == "completed" and result.output == Answer(name="x", count=1)
+    assert notes.clicks == []
+    _, lines = read_run(result.trajectory_dir)
+    assert [c["status"] for c in lines[0]["calls"]] == ["ok", "refused"]

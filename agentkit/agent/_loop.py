@@ -488,11 +488,31 @@ class Run:
                         limit="max_tool_calls",
                     ),
                 )
+            if done:
+                # the final answer was given: nothing after it runs
+                record["calls"].append(self._skipped_after_final(call))
+                continue
             entry, finished = await self._execute_one(step, call)
             record["calls"].append(entry)
             if finished:
                 done = True
         return done
+
+    def _skipped_after_final(self, call: ToolCall) -> dict[str, Any]:
+        reason = "called after the final answer"
+        self.messages.append(
+            Message("tool", f"Not run: {reason}.", tool_call_id=call.id, name=call.name)
+        )
+        return {
+            "id": call.id,
+            "name": call.name,
+            "arguments": call.arguments,
+            "source": call.source,
+            "status": "refused",
+            "output": "",
+            "error": reason,
+            "duration_s": 0.0,
+        }
 
     async def _execute_one(self, step: int, call: ToolCall) -> tuple[dict[str, Any], bool]:
         agent = self.agent
