@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from agentkit.agent._health import RepetitionGuard
 from agentkit.agent._observe import Observer, retry_prompt
 from agentkit.agent._result import RunResult, RunStatus
 from agentkit.agent._turn import stream_turn
@@ -120,8 +121,7 @@ class Run:
         self._after_invalid = False  # the last turn had invalid calls (grammar "on_retry")
         self._token_monitor = PromptTokenMonitor()
         self._token_checks = 0
-        self._last_action: str | None = None
-        self._repeats = 0
+        self._repetition = RepetitionGuard()
 
     # -- the whole run -------------------------------------------------------------------------
     async def execute(self) -> RunResult:
@@ -558,7 +558,11 @@ class Run:
                 output_text = f"Dry run: {call.name} was recorded, not performed."
             else:
                 self.totals.tool_calls += 1
-                warning = self._repetition(call)
+                unchanged = agent.source is None or self.observer.last_changed is False
+                try:
+                    warning = self._repetition.check(call, unchanged=unchanged)
+                except LimitExceededError as exc:
+                    raise _StopRun("limit", exc) from None
                 try:
                     value = await call.tool.invoke(call.validated, ctx)
                     status = "ok"
@@ -581,33 +585,6 @@ class Run:
             ToolCallFinished(step, call, output_text, error, duration, status)  # type: ignore[arg-type]
         )
         return entry, False
-
-    def _repetition(self, call: ToolCall) -> str:
-        """Same action on an unchanged screen: warn the model once, then stop the run."""
-        if call.tool.risk == Risk.READ_ONLY:
-            return ""
-        key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
-        unchanged = self.agent.source is None or self.observer.last_changed is False
-        if key == self._last_action and unchanged:
-            self._repeats += 1
-        else:
-            self._repeats = 0
-        self._last_action = key
-        if self._repeats >= 2:
-            raise _StopRun(
-                "limit",
-                LimitExceededError(
-                    f"the model repeated {call.name} with the same arguments three times on an "
-                    "unchanged screen; the run was stopped to avoid a loop",
-                    limit="repetition",
-                ),
-            )
-        if self._repeats == 1:
-            return (
-                "\nWarning: you repeated the same action and the screen did not change. "
-                "Do something different; repeating it again ends the task."
-            )
-        return ""
 
     def _render_output(self, value: Any) -> str:
         frame = getattr(value, "frame", None)
