@@ -544,9 +544,10 @@ def run(runs: int, steps: int, reps: int, size: tuple[int, int]) -> dict[str, An
         "trajectory write": ["save_frame", "write_step"],
     }
     total = sum(parts[n]["median_ms"] for n in parts)
-    # Where each part runs: the loop encodes frames and saves them in worker threads; the rest runs
-    # on the event loop, which all agents of a process share (a serial point).
-    threaded = ("encode_frame", "save_frame")
+    # Where each part runs: the loop encodes frames, saves them and applies the history policy
+    # (which downgrades older frames) in worker threads; the rest runs on the event loop, which all
+    # agents of a process share (a serial point).
+    threaded = ("encode_frame", "save_frame", "history_view", "downgrade_image")
     on_loop = round(sum(v["median_ms"] for n, v in parts.items() if n not in threaded), 4)
     return {
         "benchmark": "overhead",
