@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit.errors import ConfigurationError, MissingExtraError
 from agentkit.messages import ImagePart, Message, TextPart
+
+if TYPE_CHECKING:
+    from agentkit.backends._base import ModelRequest
 
 __all__ = ["chat_template", "chat_template_path", "render", "to_template_messages"]
 
@@ -131,3 +134,22 @@ def render(
         enable_thinking=enable_thinking,
     )
     return text
+
+
+def render_request(
+    request: ModelRequest, *, template: str | None = None
+) -> tuple[str, list[ImagePart]]:
+    """The prompt text of a model request and its images, in order (what an embedded engine runs).
+
+    Tools are rendered into the system turn unless the request says ``tool_choice="none"``.
+    """
+    messages, parts = to_template_messages(request.messages)
+    tools = request.tools if request.tool_choice != "none" else []
+    text = render(
+        messages,
+        tools,
+        add_generation_prompt=True,
+        enable_thinking=request.enable_thinking,
+        template=template,
+    )
+    return text, parts

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from agentkit.backends._base import ModelRequest, ModelResponse, StreamItem, TextDelta
-from agentkit.backends._chat_template import render, to_template_messages
+from agentkit.backends._chat_template import render_request
 from agentkit.backends._select import missing_weights_message
 from agentkit.errors import BackendError, ConfigurationError, MissingExtraError
 from agentkit.messages import ImagePart, Usage
@@ -305,15 +305,7 @@ class TransformersBackend:
         """Render and process the request; returns (inputs on device, prompt tokens, visual tokens)."""
         from PIL import Image
 
-        messages, parts = to_template_messages(request.messages)
-        tools = request.tools if request.tool_choice != "none" else []
-        prompt = render(
-            messages,
-            tools,
-            add_generation_prompt=True,
-            enable_thinking=request.enable_thinking,
-            template=self.chat_template,
-        )
+        prompt, parts = render_request(request, template=self.chat_template)
         images = [_decode_image(part, Image) for part in parts]
         kwargs: dict[str, Any] = {"return_tensors": "pt"}
         if images:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.backends._base import ModelRequest, ModelResponse, StreamItem, TextDelta
-from agentkit.backends._chat_template import render, to_template_messages
+from agentkit.backends._chat_template import render_request
 from agentkit.backends._select import local_checkpoint, missing_weights_message
 from agentkit.errors import (
     AgentkitError,
@@ -41,6 +41,7 @@ from agentkit.errors import (
     ProtocolError,
 )
 from agentkit.messages import ImagePart, Usage
+from agentkit.settings import server_version_at_least
 
 __all__ = ["DEFAULT_MODEL", "IMAGE_PAD_ID", "VllmBackend"]
 
@@ -55,20 +56,6 @@ def _no_gpu_message() -> str:
         "backend instead (pip install 'agentkit[transformers]'; it runs on a CPU), or point agentkit "
         "at a vLLM server (--base-url / AGENTKIT_BASE_URL, or start one with `agentkit serve`)"
     )
-
-
-def _version_at_least(version: str | None, minimum: tuple[int, int]) -> bool:
-    if not version:
-        return False
-    parts: list[int] = []
-    for piece in version.split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isascii() and ch.isdigit())
-        if not digits:
-            return False
-        parts.append(int(digits))
-    while len(parts) < 2:
-        parts.append(0)
-    return (parts[0], parts[1]) >= minimum
 
 
 @dataclass
@@ -204,15 +191,7 @@ class VllmBackend:
 
     def build_prompt(self, request: ModelRequest) -> dict[str, Any]:
         """The ``llm.generate`` prompt dict for one request (text, images, mm_processor_kwargs)."""
-        messages, parts = to_template_messages(request.messages)
-        tools = request.tools if request.tool_choice != "none" else []
-        text = render(
-            messages,
-            tools,
-            add_generation_prompt=True,
-            enable_thinking=request.enable_thinking,
-            template=self.chat_template,
-        )
+        text, parts = render_request(request, template=self.chat_template)
         prompt: dict[str, Any] = {"prompt": text}
         mm_kwargs: dict[str, Any] = {"downsample_mode": "4x" if request.mode == "4x" else "16x"}
         if request.max_slice_nums is not None and self._sends_max_slice_nums():
@@ -232,7 +211,7 @@ class VllmBackend:
         # An injected engine of unknown version is trusted to be new enough.
         if self._vllm_version is None:
             return not self._owns_engine
-        return _version_at_least(self._vllm_version, (0, 33))
+        return server_version_at_least(self._vllm_version, (0, 33))
 
     def build_sampling_params(self, request: ModelRequest) -> Any:
         """The sampling parameters of one request."""
