@@ -146,25 +146,14 @@ class Observer:
         if detail_frames and choice.mode != "4x":
             # a zoom is a request for detail: the crop is small, so 4x is cheap
             choice = ModeChoice("4x", choice.max_slice_nums, "a tool asked for a detailed look")
-        parts: list[Part] = []
-        for i, frame in enumerate(frames):
-            parts.append(
-                await self.attach(
-                    frame,
-                    f"step{step:04d}-{i}",
-                    mode=choice.mode,
-                    max_slice_nums=choice.max_slice_nums,
-                )
+        named = [(f"step{step:04d}-{i}", f) for i, f in enumerate(frames)]
+        named += [(f"step{step:04d}-zoom{i}", f) for i, f in enumerate(detail_frames)]
+        parts: list[Part] = [
+            await self.attach(
+                frame, frame_id, mode=choice.mode, max_slice_nums=choice.max_slice_nums
             )
-        for i, frame in enumerate(detail_frames):
-            parts.append(
-                await self.attach(
-                    frame,
-                    f"step{step:04d}-zoom{i}",
-                    mode=choice.mode,
-                    max_slice_nums=choice.max_slice_nums,
-                )
-            )
+            for frame_id, frame in named
+        ]
         if frames:
             self._previous = frames[-1]
             self.current_frames = frames
